@@ -461,9 +461,11 @@ def _cross_checks(s: Settings, raw: dict[str, Any]) -> list[str]:
     if s.inference.serverless and s.cloud != "alicloud":
         problems.append(f"{p}:inference.serverless: got True; virtual-node (ECI) serving is only for 'alicloud'")
     if s.is_prod:
-        if s.cluster.endpoint_public_access and "0.0.0.0/0" in s.cluster.public_access_cidrs:
-            problems.append(f"{p}:cluster.publicAccessCidrs: got ['0.0.0.0/0']; a prod API server is private or "
-                            "limited to an explicit CIDR list")
+        cidrs = list(s.cluster.public_access_cidrs)
+        if s.cluster.endpoint_public_access and (not cidrs or "0.0.0.0/0" in cidrs):
+            problems.append(f"{p}:cluster.publicAccessCidrs: got {cidrs}; a prod API server is private "
+                            "(endpointPublicAccess: false) or limited to an explicit CIDR list (an empty list "
+                            "means the whole internet)")
         if not s.bucket.protect:
             problems.append(f"{p}:bucket.protect: got False; prod model buckets are protected from `pulumi destroy`")
         if s.endpoint.auth == "none":

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 import runpy
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -21,6 +20,8 @@ from pulumi.runtime import mocks, rpc
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.stack import run_pulumi_func
 from pulumi.runtime.sync_await import _ensure_event_loop, _sync_await
+
+from tests import fakes
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = "kserve-fluid"
@@ -104,18 +105,12 @@ class Registration:
         return self.plain.get("metadata") or {}
 
 
-# The workplace's fake cloud outputs (shared/bin/mockdata.py, beside every clone) make programs that
-# read outputs (kubeconfigs, ARNs, endpoints) run to the end.
-sys.path.insert(0, str(ROOT.parent / "shared" / "bin"))
-from mockdata import fake_call, fake_outputs  # noqa: E402
-
-
 class Recorder(pulumi.runtime.Mocks):
     def new_resource(self, args):
-        return f"{args.name}-id", fake_outputs(args.typ, args.name, dict(args.inputs))
+        return f"{args.name}-id", fakes.outputs(args.typ, args.name, dict(args.inputs))
 
     def call(self, args):
-        return fake_call(args.token, dict(args.args))
+        return fakes.invoke(args.token, dict(args.args))
 
 
 class RecordingMonitor(mocks.MockMonitor):
@@ -215,13 +210,10 @@ def run(stack: str, program: Callable[[], Any] | None = None, config: dict[str, 
         secret_keys: tuple[str, ...] = (), preview: bool = False) -> Run:
     """Run `program` (default: the project's __main__.py) with the config of `stack` under mocks."""
     config = stack_config(stack) if config is None else config
-    old_env = {k: os.environ.get(k) for k in ("PULUMI_CONFIG", "PULUMI_CONFIG_SECRET_KEYS")}
-    os.environ["PULUMI_CONFIG"] = json.dumps(config)
-    os.environ["PULUMI_CONFIG_SECRET_KEYS"] = json.dumps([f"{PROJECT}:{k}" for k in secret_keys])
-    pulumi.runtime.config.CONFIG.clear()
-    pulumi.runtime.config.SECRET_KEYS.clear()
+    pulumi.runtime.config.set_all_config(config, [f"{PROJECT}:{k}" for k in secret_keys])
     recorder = Recorder()
     monitor = RecordingMonitor(recorder)
+    pulumi.runtime.settings.ROOT.set(None)  # a fresh stack resource, so exports do not leak between runs
     mocks.set_mocks(recorder, project=PROJECT, stack=stack, preview=preview, monitor=monitor)
     program = program or (lambda: runpy.run_path(str(ROOT / "__main__.py"), run_name="__main__"))
     error = None
@@ -236,11 +228,6 @@ def run(stack: str, program: Callable[[], Any] | None = None, config: dict[str, 
         error = e
     finally:
         os.chdir(cwd)
-        for k, v in old_env.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
     outputs = _stack_outputs()
     return Run(monitor.registrations, outputs, error)
 

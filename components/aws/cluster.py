@@ -51,6 +51,7 @@ class EksCluster(pulumi.ComponentResource):
             public_access_cidrs=args.public_access_cidrs if args.endpoint_public_access else None,
             enabled_cluster_log_types=args.log_types,
             deletion_protection=args.deletion_protection,
+            vpc_cni_options={"enable_network_policy": True},  # enforce the model namespace's NetworkPolicy
             opts=child,
         )
         self.name = args.name

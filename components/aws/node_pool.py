@@ -87,6 +87,7 @@ class NodePool(pulumi.ComponentResource):
         self.node_group = aws.eks.NodeGroup(
             name,
             cluster_name=args.cluster_name,
+            node_group_name=name,
             node_role_arn=self.role.arn,
             subnet_ids=args.subnet_ids,
             ami_type=AMI_TYPES[args.role],

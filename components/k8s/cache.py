@@ -82,6 +82,8 @@ class ModelCache(pulumi.ComponentResource):
             metadata={"name": self.dataset_name, "namespace": args.namespace},
             spec={
                 "replicas": cache.replicas,
+                # pod networking (not the host's) so the model namespace's NetworkPolicy applies to workers
+                "networkmode": "ContainerNetwork",
                 "properties": keyless,
                 "tieredstore": {"levels": [{
                     "mediumtype": level.medium,

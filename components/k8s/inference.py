@@ -1,6 +1,7 @@
 """The KServe serving runtime and InferenceService that read the model through the cache's PVC."""
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import pulumi
@@ -24,6 +25,28 @@ if [ "${WARMUP_JOBS:-0}" -gt 0 ] && [ -d "$MODEL_DIR" ]; then
 fi
 exec python3 -m huggingfaceserver "$@"
 """
+
+
+def model_host(isvc: str, namespace: str, domain: str) -> str:
+    """The Host an InferenceService answers on: Knative's default domain template <name>.<namespace>.<domain>."""
+    return f"{isvc}.{namespace}.{domain}"
+
+
+def curl_command(scheme: str, address: str, host: str, model: str, authenticated: bool) -> str:
+    """A ready-to-paste OpenAI completions request through the ingress gateway.
+
+    Over HTTPS the connection goes to the gateway's address while TLS verifies the model's host name.
+    """
+    path = "/openai/v1/completions"
+    target = (f"--connect-to {host}:443:{address}:443 https://{host}{path}" if scheme == "https"
+              else f"-H 'Host: {host}' http://{address}{path}")
+    auth = ' -H "Authorization: Bearer $TOKEN"' if authenticated else ""
+    body = json.dumps({"model": model, "prompt": "Hello, my name is", "max_tokens": 32})
+    return f"curl {target}{auth} -H 'Content-Type: application/json' -d '{body}'"
+
+
+def baseline_name(model: str) -> str:
+    return f"{model}-baseline"
 
 
 @dataclass
@@ -72,16 +95,15 @@ class InferenceEndpoint(pulumi.ComponentResource):
         self.service = self._inference_service(args.model, args, f"pvc://{args.pvc_name}{args.model_path}",
                                                SERVER_SERVICE_ACCOUNT, s.warmup_jobs, after)
         self.baseline = self._inference_service(
-            f"{args.model}-baseline", args, args.baseline_storage_uri, READER_SERVICE_ACCOUNT, 0, after) \
+            baseline_name(args.model), args, args.baseline_storage_uri, READER_SERVICE_ACCOUNT, 0, after) \
             if args.baseline_storage_uri is not None else None
         self.host = self._host(args.model, args)
-        self.baseline_host = self._host(f"{args.model}-baseline", args) if self.baseline else None
+        self.baseline_host = self._host(baseline_name(args.model), args) if self.baseline else None
         self.register_outputs({"name": args.model, "host": self.host, "baselineHost": self.baseline_host})
 
     @staticmethod
     def _host(isvc: str, args: InferenceArgs) -> pulumi.Output[str]:
-        """Knative's default domain template: <name>.<namespace>.<domain>."""
-        return pulumi.Output.concat(isvc, ".", args.namespace, ".", args.domain)
+        return pulumi.Output.from_input(args.namespace).apply(lambda ns: model_host(isvc, ns, args.domain))
 
     def _inference_service(self, isvc: str, args: InferenceArgs, storage_uri: pulumi.Input[str],
                            service_account: str, warmup_jobs: int,

@@ -16,6 +16,7 @@ ISTIO_NAMESPACE = "istio-system"
 GATEWAY_RELEASE = "istio-ingressgateway"
 GATEWAY_SELECTOR = {"istio": "ingressgateway"}
 KNATIVE_NAMESPACE = "knative-serving"
+TLS_SECRET = "model-gateway-tls"
 KSERVE_NAMESPACE = "kserve"
 FLUID_NAMESPACE = "fluid-system"
 # Knative flags the InferenceService pod spec needs: GPU node selector, GPU taint toleration, affinity.
@@ -37,6 +38,9 @@ class ServingPlatformArgs:
     scale_to_zero_grace_seconds: int
     stable_window_seconds: int
     kubelet_root_dir: str
+    # TLS on the ingress gateway: a cert-manager Certificate for these hosts, signed by this ClusterIssuer
+    tls_issuer: str | None = None
+    tls_hosts: list[pulumi.Input[str]] = field(default_factory=list)
     # resources the platform must wait for: node pools, the ASM gateway
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 
@@ -62,7 +66,9 @@ class ServingPlatform(pulumi.ComponentResource):
         gateway = self._istio(base) if args.mesh == "istio" and switches.istio else None
         mesh = [gateway] if gateway else base
 
-        self.knative_serving = self._knative(mesh) if switches.knative else None
+        self.certificate = self._certificate(cert_manager, mesh) if args.tls_issuer else None
+        self.knative_serving = self._knative(mesh + ([self.certificate] if self.certificate else [])) \
+            if switches.knative else None
         self.kserve = self._kserve([r for r in (cert_manager, self.knative_serving) if r] + mesh) \
             if switches.kserve else None
         self.fluid = self._release("fluid", "fluid", FLUID_NAMESPACE, {
@@ -72,6 +78,7 @@ class ServingPlatform(pulumi.ComponentResource):
             "tolerations": [{"key": scheduling.GPU_TAINT["key"], "operator": "Exists", "effect": "NoSchedule"}],
         }, base) if switches.nvidia_device_plugin else None
 
+        self.mesh_ready = mesh
         self.fluid_ready: list[pulumi.Resource] = [r for r in (self.fluid,) if r] or base
         self.serving_ready: list[pulumi.Resource] = [r for r in (self.kserve, self.knative_serving) if r] or base
         self.ingress_address = self._gateway_address(mesh)
@@ -81,6 +88,7 @@ class ServingPlatform(pulumi.ComponentResource):
             "knativeServing": args.knative_serving_version if switches.knative else "external",
             "fluid": self._charts["fluid"].version if switches.fluid else "external",
         }
+        self.scheme = "https" if args.tls_issuer else "http"
         self.register_outputs({"ingressAddress": self.ingress_address, "domain": self.domain,
                                "versions": self.versions})
 
@@ -100,8 +108,31 @@ class ServingPlatform(pulumi.ComponentResource):
         return self._release(GATEWAY_RELEASE, "istioGateway", ISTIO_NAMESPACE, {
             "service": {"type": "LoadBalancer"}, "autoscaling": {"minReplicas": 2}}, [istiod])
 
+    def _certificate(self, cert_manager: k8s.helm.v3.Release | None,
+                     mesh: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
+        """The gateway's serving certificate; Istio reads the Secret it writes in the gateway's namespace."""
+        return k8s.apiextensions.CustomResource(
+            "gateway-tls", api_version="cert-manager.io/v1", kind="Certificate",
+            metadata={"name": TLS_SECRET, "namespace": ISTIO_NAMESPACE},
+            spec={"secretName": TLS_SECRET, "dnsNames": self._args.tls_hosts,
+                  "issuerRef": {"kind": "ClusterIssuer", "name": self._args.tls_issuer, "group": "cert-manager.io"},
+                  "privateKey": {"algorithm": "ECDSA", "size": 256, "rotationPolicy": "Always"}},
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[r for r in (cert_manager,) if r] + mesh))
+
+    def _gateway_servers(self) -> list[dict]:
+        """HTTPS on 443 with the certificate, and port 80 redirecting to it."""
+        return [
+            {"port": {"number": 443, "name": "https", "protocol": "HTTPS"}, "hosts": ["*"],
+             "tls": {"mode": "SIMPLE", "credentialName": TLS_SECRET}},
+            {"port": {"number": 80, "name": "http", "protocol": "HTTP"}, "hosts": ["*"],
+             "tls": {"httpsRedirect": True}},
+        ]
+
     def _knative(self, mesh: list[pulumi.Resource]) -> k8s.apiextensions.CustomResource:
         args = self._args
+        gateway = {"selector": GATEWAY_SELECTOR}
+        if args.tls_issuer:
+            gateway["servers"] = self._gateway_servers()
         operator = self._release("knative-operator", "knativeOperator", "knative-operator", {}, mesh)
         namespace = k8s.core.v1.Namespace("knative-serving", metadata={"name": KNATIVE_NAMESPACE},
                                           opts=pulumi.ResourceOptions(parent=self, depends_on=mesh))
@@ -112,8 +143,7 @@ class ServingPlatform(pulumi.ComponentResource):
                       "annotations": {"pulumi.com/waitFor": "condition=Ready"}},
             spec={
                 "version": args.knative_serving_version,
-                "ingress": {"istio": {"enabled": True,
-                                      "knative-ingress-gateway": {"selector": GATEWAY_SELECTOR}}},
+                "ingress": {"istio": {"enabled": True, "knative-ingress-gateway": gateway}},
                 "config": {
                     "features": KNATIVE_FEATURES,
                     "autoscaler": {
@@ -135,7 +165,7 @@ class ServingPlatform(pulumi.ComponentResource):
         crds = self._release("kserve-crd", "kserveCrd", KSERVE_NAMESPACE, {}, depends_on)
         return self._release("kserve", "kserve", KSERVE_NAMESPACE, {"kserve": {"controller": {
             "deploymentMode": "Knative",
-            "gateway": {"domain": self._args.domain,
+            "gateway": {"domain": self._args.domain, "urlScheme": "https" if self._args.tls_issuer else "http",
                         "ingressGateway": {"gateway": "knative-serving/knative-ingress-gateway",
                                            "className": "istio"}},
         }}}, [crds])
