@@ -46,6 +46,7 @@ endpoint = InferenceEndpoint(model.name, InferenceArgs(
 for key, value in {**foundation.outputs, **{
     "release": settings.release.model_dump(by_alias=True, mode="json"),
     "namespace": ns, "modelName": model.name, "modelUrl": artifact.url, "modelDigest": artifact.digest,
+    "modelRevision": model.revision or artifact.digest,
     "inferenceService": isvcs[0], "modelHost": hosts[0],
     "baselineInferenceService": isvcs[1] if len(isvcs) > 1 else None,
     "baselineModelHost": hosts[1] if len(hosts) > 1 else None,

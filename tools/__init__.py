@@ -1,0 +1,1 @@
+"""Operator tools for the kserve-fluid project, run as ``python -m tools.<name>``."""

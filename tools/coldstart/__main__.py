@@ -1,0 +1,5 @@
+"""Entry point for ``python -m tools.coldstart``."""
+
+from tools.coldstart.cli import main
+
+raise SystemExit(main())
