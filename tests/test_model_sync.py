@@ -636,6 +636,7 @@ def test_oss_credentials_from_static_env(monkeypatch):
 
 
 def test_oss_credentials_from_rrsa(monkeypatch, tmp_path):
+    pytest.importorskip("alibabacloud_credentials")
     _clear_alibaba_env(monkeypatch)
     monkeypatch.setenv("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::123:role/model-sync")
     monkeypatch.setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::123:oidc-provider/ack-rrsa")

@@ -12,7 +12,9 @@ import boto3
 import dill
 import pulumi
 import pytest
+from google.protobuf import struct_pb2
 from moto import mock_aws
+from pulumi.runtime import rpc
 from pulumi.runtime.rpc import UNKNOWN
 
 from components.model import sync
@@ -69,15 +71,23 @@ def inputs(model_dir: str, **overrides: Any) -> dict[str, Any]:
         "concurrency": 4,
     }
     props.update(overrides)
-    return props
+    return through_engine(props)
+
+
+def through_engine(props: dict[str, Any]) -> dict[str, Any]:
+    """Props as the provider process receives them from the engine (numbers become doubles)."""
+    struct = struct_pb2.Struct()
+    struct.update(props)
+    return rpc.deserialize_properties(struct, keep_unknowns=True)
 
 
 def test_check_fills_defaults_and_reports_bad_inputs(provider, model_dir, tmp_path):
-    ok = provider.check({}, {"url": URL, "source_dir": model_dir})
+    ok = provider.check({}, through_engine({"url": URL, "source_dir": model_dir, "concurrency": 8}))
     assert ok.failures == []
-    assert ok.inputs["delete_removed"] is True and ok.inputs["concurrency"] == sync.DEFAULT_CONCURRENCY
+    assert ok.inputs["delete_removed"] is True
+    assert provider.check({}, {"url": URL, "source_dir": model_dir}).inputs["concurrency"] == sync.DEFAULT_CONCURRENCY
 
-    bad = provider.check({}, {"url": "gs://x/y", "source_dir": str(tmp_path / "missing"), "concurrency": 0})
+    bad = provider.check({}, {"url": "gs://x/y", "source_dir": str(tmp_path / "missing"), "concurrency": 2.5})
     reasons = {failure.property: failure.reason for failure in bad.failures}
     assert "must look like s3://bucket/prefix" in reasons["url"]
     assert reasons["source_dir"] == f"model source directory {tmp_path / 'missing'} does not exist"
@@ -100,7 +110,7 @@ def test_create_uploads_and_records_the_manifest(s3, provider, model_dir):
 
 
 def test_noop_diff_reads_no_model_bytes_and_no_bucket(s3, provider, model_dir, monkeypatch):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
     hashed: list[str] = []
     monkeypatch.setattr(sync, "_sha256_file", lambda path: hashed.append(path) or "")
     monkeypatch.setattr(
@@ -113,7 +123,7 @@ def test_noop_diff_reads_no_model_bytes_and_no_bucket(s3, provider, model_dir, m
 
 
 def test_diff_sees_a_changed_file_and_update_uploads_only_it(s3, provider, model_dir):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
     with open(os.path.join(model_dir, "config.json"), "wb") as f:
         f.write(b'{"changed": true}')
 
@@ -127,7 +137,7 @@ def test_diff_sees_a_changed_file_and_update_uploads_only_it(s3, provider, model
 
 
 def test_diff_on_inputs(s3, provider, model_dir):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
 
     moved = provider.diff(URL, outs, inputs(model_dir, url=f"s3://{BUCKET}/models/llama-v2"))
     assert moved.changes is True and moved.replaces == ["url"]
@@ -143,20 +153,20 @@ def test_diff_on_inputs(s3, provider, model_dir):
 
 
 def test_diff_with_a_vanished_source_dir_is_a_clear_error(s3, provider, model_dir, tmp_path):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
     with pytest.raises(SourceDirectoryError, match=r"does not exist"):
         provider.diff(URL, outs, inputs(str(tmp_path / "gone")))
 
 
 def test_delete_keeps_the_model_objects(s3, provider, model_dir):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
     provider.delete(URL, outs)
     keys = [obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET)["Contents"]]
     assert "models/llama/weights/model.safetensors" in keys
 
 
 def test_read_reports_the_bucket_manifest_digest(s3, provider, model_dir):
-    outs = provider.create(inputs(model_dir)).outs
+    outs = through_engine(provider.create(inputs(model_dir)).outs)
     assert provider.read(URL, outs).outs["manifest_digest"] == outs["manifest_digest"]
 
     s3.delete_object(Bucket=BUCKET, Key="models/llama/" + MANIFEST_NAME)

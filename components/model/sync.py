@@ -5,7 +5,8 @@ The uploader keeps a bucket prefix identical to a local model directory:
 * Only files whose content changed are uploaded again.  What is in the bucket is described by a
   manifest object, ``<prefix>/.kserve-fluid-manifest.json`` (path, size and sha256 of every file),
   and the decision is made by comparing the local manifest with that one -- remote objects are
-  never listed and re-hashed to find out what changed.
+  never re-hashed.  One listing of the prefix finds objects to delete and the files an
+  interrupted run had already uploaded (recognised by their ``sha256`` metadata).
 * The local manifest is cheap: a cache of (size, mtime, sha256) per file, kept outside the model
   directory, means a file is hashed again only when its size or mtime changed, so a run with
   nothing to do reads no model bytes.
@@ -92,10 +93,11 @@ MANIFEST_VERSION = 1
 DEFAULT_EXCLUDE: tuple[str, ...] = (".git/*", ".cache/huggingface/*")
 
 DEFAULT_CONCURRENCY = 8
-#: Files at or above this size are uploaded in parts.  64 MiB parts keep the request count of
-#: multi-GB shards low; memory does not depend on it because parts are streamed from disk.
-DEFAULT_MULTIPART_THRESHOLD = 64 * MiB
-DEFAULT_PART_SIZE = 64 * MiB
+#: Files at or above this size are uploaded in parts (a 5 GiB shard makes 320).  Bigger parts cost
+#: more to retry and give less parallelism on few files; memory does not depend on the part size,
+#: because parts are streamed from disk.
+DEFAULT_MULTIPART_THRESHOLD = 16 * MiB
+DEFAULT_PART_SIZE = 16 * MiB
 
 _HASH_CHUNK_SIZE = 8 * MiB
 _CACHE_VERSION = 1
@@ -293,8 +295,10 @@ def _scan(
             to_hash.append(rel_path)
     if to_hash:
         log.info("hashing %d changed or new file(s) under %s", len(to_hash), local_dir)
-        # hashlib releases the GIL on large buffers, so threads hash on several cores.
-        n_workers = max(1, min(workers or os.cpu_count() or 1, len(to_hash)))
+        # hashlib releases the GIL on large buffers, so threads hash on several cores; more
+        # threads than cores only add contention.
+        cpus = os.cpu_count() or 1
+        n_workers = max(1, min(workers or cpus, cpus, len(to_hash)))
         with concurrent.futures.ThreadPoolExecutor(n_workers, thread_name_prefix="hash") as pool:
             for rel_path, digest in zip(to_hash, pool.map(lambda p: _sha256_file(stats[p][0]), to_hash)):
                 hashes[rel_path] = digest
@@ -403,6 +407,9 @@ def _save_cache(cache_file: str, local_dir: str, entries: _CacheEntries) -> None
 
 @dataclasses.dataclass(frozen=True)
 class ObjectInfo:
+    """What a HEAD tells: the size and the user metadata (names without the x-amz-meta- or
+    x-oss-meta- prefix)."""
+
     size: int
     metadata: Mapping[str, str]
 
@@ -439,8 +446,7 @@ class ObjectStore(Protocol):
 
 
 def _access_error(url: str, action: str, code: str, message: str, writing: bool) -> BucketAccessError:
-    bucket_url = url.split("/", 3)
-    bucket = "/".join(bucket_url[:3])
+    bucket = "/".join(url.split("/", 3)[:3])  # "s3://bucket/key" -> "s3://bucket"
     if code in _NOT_FOUND_CODES:
         return BucketNotFoundError(f"bucket {bucket} does not exist ({action} {url})")
     if writing and code in _DENIED_CODES:

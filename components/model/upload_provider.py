@@ -75,7 +75,8 @@ class ModelUploadProvider(ResourceProvider):
         if source_dir != UNKNOWN and not os.path.isdir(str(source_dir)):
             failures.append(CheckFailure("source_dir", f"model source directory {source_dir} does not exist"))
         concurrency = inputs["concurrency"]
-        if concurrency != UNKNOWN and (not isinstance(concurrency, int) or concurrency < 1):
+        # Numbers cross the engine as doubles: 8 arrives as 8.0.
+        if concurrency != UNKNOWN and (not float(concurrency).is_integer() or concurrency < 1):
             failures.append(CheckFailure("concurrency", "concurrency must be a positive integer"))
         return CheckResult(inputs, failures)
 
