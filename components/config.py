@@ -69,7 +69,7 @@ class ModelSource(Section):
             if not re.fullmatch(r"[\w.-]+/[\w.-]+", self.hf_repo):
                 raise ValueError(f"source {self.source!r} is not hf://<org>/<repo>")
             if not self.revision:
-                raise ValueError(f"revision: missing; a Hugging Face source needs a revision (a 40-hex commit sha; "
+                raise ValueError("revision: missing; a Hugging Face source needs a revision (a 40-hex commit sha; "
                                  "dev stacks may name a branch)")
         elif "://" in self.source:
             raise ValueError(f"source {self.source!r}: use hf://<org>/<repo> or a local directory path")

@@ -12,14 +12,12 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
 
 import boto3
 import oss2
 import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from components.model import sync
 from components.model.sync import (
@@ -47,27 +45,6 @@ PREFIX = "models/llama"
 
 def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
-
-
-@pytest.fixture(autouse=True)
-def _private_cache_home(tmp_path, monkeypatch):
-    """Keep every default cache location inside the test's temporary directory."""
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-
-
-@pytest.fixture(scope="module")
-def _moto() -> Iterator[Any]:
-    """One moto mock per module, reset per test: starting a mock costs ~0.1 s (boto3 session)."""
-    with mock_aws() as mock:
-        yield mock
-
-
-@pytest.fixture
-def s3(_moto) -> Iterator[Any]:
-    _moto.reset()
-    client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
 
 
 @pytest.fixture

@@ -5,15 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import dill
 import pulumi
 import pytest
 from google.protobuf import struct_pb2
-from moto import mock_aws
 from pulumi.runtime import rpc
 from pulumi.runtime.rpc import UNKNOWN
 
@@ -23,26 +20,6 @@ from components.model.upload_provider import ModelUpload, ModelUploadProvider
 
 BUCKET = "model-bucket"
 URL = f"s3://{BUCKET}/models/llama"
-
-
-@pytest.fixture(autouse=True)
-def _private_cache_home(tmp_path, monkeypatch):
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg-cache"))
-
-
-@pytest.fixture(scope="module")
-def _moto() -> Iterator[Any]:
-    """One moto mock per module, reset per test: starting a mock costs ~0.1 s (boto3 session)."""
-    with mock_aws() as mock:
-        yield mock
-
-
-@pytest.fixture
-def s3(_moto) -> Iterator[Any]:
-    _moto.reset()
-    client = boto3.client("s3", region_name="us-east-1")
-    client.create_bucket(Bucket=BUCKET)
-    yield client
 
 
 @pytest.fixture

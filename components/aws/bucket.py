@@ -25,7 +25,6 @@ class ModelBucket(pulumi.ComponentResource):
     def __init__(self, name: str, args: ModelBucketArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kserve-fluid:aws:ModelBucket", name, None, opts)
         keep = pulumi.ResourceOptions(parent=self, protect=args.protect, retain_on_delete=args.protect)
-        child = pulumi.ResourceOptions(parent=self)
         self.key = aws.kms.Key(f"{name}-key", description="model bucket encryption", enable_key_rotation=True,
                                deletion_window_in_days=30, opts=keep) if args.kms else None
         self.bucket = aws.s3.Bucket(name, bucket=args.name, bucket_prefix=None if args.name else f"{name}-",
