@@ -4,7 +4,7 @@ Defaults live here, per cloud and per environment; stacks override them. Validat
 resource is created, and every problem is reported on its own line naming the stack-config key, the
 value it got and what is allowed, e.g.
 
-    kserve-fluid:gpuPool.instanceType: got 'm5.large'; not a GPU instance type for aws, use one of g5.*, g6.*, g6e.*, p4d.*, p5.*
+    kserve-fluid:gpuPool.instanceType: got 'm5.large'; not a GPU instance type for aws, use one of g5.*, g6.*, g6e.*, g4dn.*, p4d.*, p5.*
 """
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ GPU_INSTANCE_PATTERNS = {
     "aws": ("g5.*", "g6.*", "g6e.*", "g4dn.*", "p4d.*", "p5.*"),
     "alicloud": ("ecs.gn*",),
 }
-GIB = 1024**3
 
 
 class ConfigError(Exception):
@@ -48,6 +47,7 @@ class Section(BaseModel):
 class ModelSource(Section):
     """What model to serve and where its files come from (part of the promoted release)."""
 
+    # a DNS label short enough that "<name>-ingest-<10 hex>" and "<name>-warm-<10 hex>" stay within 63
     name: str = Field(pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$", max_length=45)
     source: str = Field(min_length=1)
     revision: str | None = None

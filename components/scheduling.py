@@ -16,3 +16,14 @@ CACHE_TAINT = {"key": "kserve-fluid/cache", "value": "true", "effect": "NoSchedu
 def toleration(taint: dict[str, str]) -> dict[str, str]:
     """The Kubernetes toleration matching one of the taints above."""
     return {"key": taint["key"], "operator": "Equal", "value": taint["value"], "effect": taint["effect"]}
+
+
+def pool_placement(role: str, dedicated: bool = True) -> tuple[dict[str, str], list[dict[str, str]]]:
+    """Labels and taints of a node pool by its role: `system` (untainted, for the operators), `gpu`
+    (the device plugin's label, a taint so only GPU pods land) or `cache` (tainted when dedicated, so
+    nothing else competes for its disk and network)."""
+    if role == "gpu":
+        return dict(GPU_LABELS), [GPU_TAINT]
+    if role == "cache":
+        return dict(CACHE_LABELS), [CACHE_TAINT] if dedicated else []
+    return {ROLE_LABEL: "system"}, []

@@ -12,7 +12,7 @@ from components.alicloud.cluster import AckCluster, AckClusterArgs
 from components.alicloud.identity import ECS_TRUST, READ_ACTIONS, WRITE_ACTIONS, ram_role, rrsa_trust
 from components.alicloud.mesh import ServiceMesh
 from components.alicloud.network import Network
-from components.alicloud.node_pool import NodePool, cache_pool_args, gpu_pool_args, system_pool_args
+from components.alicloud.node_pool import NodePool, NodePoolArgs
 from components.config import Settings
 from components.foundation import INGEST_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT, Foundation, model_store
 
@@ -29,25 +29,26 @@ def build(s: Settings) -> Foundation:
     """Everything Alibaba-specific, handed over as a Foundation."""
     name = s.cluster.name
     region = s.region or alicloud.get_regions(current=True).regions[0].id
+    bucket_id = bucket_name(s)
     network = Network(name, s.cluster.vpc_cidr, s.cluster.zones)
     cluster = AckCluster(name, AckClusterArgs(name, network.vswitch_ids, s.cluster.endpoint_public_access,
                                               deletion_protection=s.is_prod))
-    bucket = ModelBucket(f"{name}-models", ModelBucketArgs(bucket_name(s), s.bucket.kms,
+    bucket = ModelBucket(f"{name}-models", ModelBucketArgs(bucket_id, s.bucket.kms,
                                                            s.bucket.noncurrent_version_days, s.bucket.protect))
     prefix, ns = s.bucket.prefix, s.inference.namespace
-    cache_node_role = ram_role(f"{name}-cache-node", ECS_TRUST, bucket_name(s), prefix, READ_ACTIONS, bucket)
+    cache_node_role = ram_role(f"{name}-cache-node", ECS_TRUST, bucket_id, prefix, READ_ACTIONS, bucket)
 
     def pod_role(suffix: str, account: str, actions: list[str]):
         trust = rrsa_trust(cluster.oidc_provider_arn, cluster.oidc_issuer, [f"system:serviceaccount:{ns}:{account}"])
-        return ram_role(f"{name}-{suffix}", trust, bucket_name(s), prefix, actions, bucket)
+        return ram_role(f"{name}-{suffix}", trust, bucket_id, prefix, actions, bucket)
 
     read_role = pod_role("model-read", READER_SERVICE_ACCOUNT, READ_ACTIONS)
     write_role = pod_role("model-write", INGEST_SERVICE_ACCOUNT, WRITE_ACTIONS)
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster.cluster])
-    pools = [NodePool(f"{name}-system", system_pool_args(cluster.id, network.vswitch_ids, s.system_pool), after_cluster),
-             NodePool(f"{name}-gpu", gpu_pool_args(cluster.id, network.vswitch_ids, s.gpu_pool), after_cluster),
-             NodePool(f"{name}-cache", cache_pool_args(cluster.id, network.vswitch_ids, s.cache_pool,
-                                                       cache_node_role.role_name), after_cluster)]
+    pools = [NodePool(f"{name}-{role}", NodePoolArgs(cluster.id, network.vswitch_ids, role, pool,
+                                                     cache_node_role.role_name if role == "cache" else None),
+                      after_cluster)
+             for role, pool in (("system", s.system_pool), ("gpu", s.gpu_pool), ("cache", s.cache_pool))]
     capacity: list[pulumi.Resource] = list(pools)
     if s.platform.mesh == "asm":
         mesh = ServiceMesh(f"{name}-mesh", cluster.id, network.vpc.id, network.vswitch_ids[0],

@@ -1,7 +1,7 @@
 """ACK node pools for GPU serving, Fluid cache workers and the system operators."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_alicloud as alicloud
@@ -14,24 +14,9 @@ from components.config import NodePoolSettings
 class NodePoolArgs:
     cluster_id: pulumi.Input[str]
     vswitch_ids: list[pulumi.Input[str]]
+    role: str  # "system", "gpu" or "cache": picks labels and taint, the same as on EKS (components.scheduling)
     pool: NodePoolSettings
-    labels: dict[str, str]
-    taints: list[dict[str, str]] = field(default_factory=list)
     ram_role_name: pulumi.Input[str] | None = None  # the nodes' own identity (cache pool: read the bucket)
-
-
-def system_pool_args(cluster_id, vswitch_ids, pool) -> NodePoolArgs:
-    return NodePoolArgs(cluster_id, vswitch_ids, pool, {scheduling.ROLE_LABEL: "system"})
-
-
-def gpu_pool_args(cluster_id, vswitch_ids, pool) -> NodePoolArgs:
-    """Same labels and taint as the EKS GPU pool, so the shared InferenceService places pods the same way."""
-    return NodePoolArgs(cluster_id, vswitch_ids, pool, dict(scheduling.GPU_LABELS), [scheduling.GPU_TAINT])
-
-
-def cache_pool_args(cluster_id, vswitch_ids, pool, ram_role_name) -> NodePoolArgs:
-    return NodePoolArgs(cluster_id, vswitch_ids, pool, dict(scheduling.CACHE_LABELS),
-                        [scheduling.CACHE_TAINT] if pool.dedicated else [], ram_role_name)
 
 
 class NodePool(pulumi.ComponentResource):
@@ -41,14 +26,15 @@ class NodePool(pulumi.ComponentResource):
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kserve-fluid:alicloud:NodePool", name, None, opts)
         pool = args.pool
+        labels, taints = scheduling.pool_placement(args.role, pool.dedicated)
         self.node_pool = alicloud.cs.NodePool(
             name, node_pool_name=name, cluster_id=args.cluster_id, vswitch_ids=args.vswitch_ids,
             instance_types=[pool.instance_type], instance_charge_type="PostPaid",
             spot_strategy="SpotAsPriceGo" if pool.capacity_type == "SPOT" else "NoSpot",
             system_disk_category="cloud_essd", system_disk_performance_level="PL1",
             system_disk_size=pool.disk_size_gi, system_disk_encrypted=True,
-            labels=[{"key": k, "value": v} for k, v in args.labels.items()],
-            taints=[{"key": t["key"], "value": t["value"], "effect": t["effect"]} for t in args.taints],
+            labels=[{"key": k, "value": v} for k, v in labels.items()],
+            taints=taints,
             scaling_config={"enable": True, "min_size": pool.min_size, "max_size": pool.max_size},
             ram_role_name=args.ram_role_name,
             opts=pulumi.ResourceOptions(parent=self))

@@ -9,7 +9,7 @@ from components.aws.bucket import ModelBucket, ModelBucketArgs
 from components.aws.cluster import EksCluster, EksClusterArgs
 from components.aws.identity import READ_ACTIONS, WRITE_ACTIONS, bucket_policy, irsa_role
 from components.aws.network import Network, NetworkArgs
-from components.aws.node_pool import NodePool, cache_pool_args, gpu_pool_args, system_pool_args
+from components.aws.node_pool import NodePool, NodePoolArgs
 from components.config import Settings
 from components.foundation import (CACHE_SERVICE_ACCOUNT, INGEST_SERVICE_ACCOUNT, READER_SERVICE_ACCOUNT,
                                    Foundation, model_store)
@@ -27,10 +27,9 @@ def build(s: Settings) -> Foundation:
         public_access_cidrs=list(s.cluster.public_access_cidrs), log_types=list(s.cluster.log_types),
         deletion_protection=s.is_prod))
     after_cluster = pulumi.ResourceOptions(depends_on=[cluster])
-    system = NodePool(f"{name}-system", system_pool_args(name, network.private_subnet_ids, s.system_pool),
-                      after_cluster)
-    gpu = NodePool(f"{name}-gpu", gpu_pool_args(name, network.private_subnet_ids, s.gpu_pool), after_cluster)
-    cache = NodePool(f"{name}-cache", cache_pool_args(name, network.private_subnet_ids, s.cache_pool), after_cluster)
+    system, gpu, cache = (NodePool(f"{name}-{role}", NodePoolArgs(name, network.private_subnet_ids, role, pool),
+                                   after_cluster)
+                          for role, pool in (("system", s.system_pool), ("gpu", s.gpu_pool), ("cache", s.cache_pool)))
     bucket = ModelBucket(f"{name}-models", ModelBucketArgs(s.bucket.name, s.bucket.kms,
                                                            s.bucket.noncurrent_version_days, s.bucket.protect))
     key_arn = bucket.key.arn if bucket.key else None

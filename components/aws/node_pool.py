@@ -1,15 +1,18 @@
 """EKS managed node groups for GPU serving and for the Fluid cache workers."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from components import scheduling
+from components.config import NodePoolSettings
 
 AMI_TYPES = {"gpu": "AL2023_x86_64_NVIDIA", "cache": "AL2023_x86_64_STANDARD", "system": "AL2023_x86_64_STANDARD"}
 _EKS_TAINT_EFFECT = {"NoSchedule": "NO_SCHEDULE", "NoExecute": "NO_EXECUTE", "PreferNoSchedule": "PREFER_NO_SCHEDULE"}
+# extended resources a GPU node has, which the autoscaler must assume when the group has no node to look at
+GPU_RESOURCES = {"nvidia.com/gpu": "1"}
 _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOnly", "AmazonEKS_CNI_Policy")
 
 
@@ -17,42 +20,8 @@ _NODE_POLICIES = ("AmazonEKSWorkerNodePolicy", "AmazonEC2ContainerRegistryReadOn
 class NodePoolArgs:
     cluster_name: pulumi.Input[str]
     subnet_ids: list[pulumi.Input[str]]
-    role: str  # "system", "gpu" or "cache": picks the AMI, labels and taint
-    instance_type: str
-    min_size: int
-    desired_size: int
-    max_size: int
-    disk_size_gi: int
-    disk_throughput_mi_bps: int
-    disk_iops: int
-    capacity_type: str = "ON_DEMAND"
-    labels: dict[str, str] = field(default_factory=dict)
-    taints: list[dict[str, str]] = field(default_factory=list)
-    # extended resources the cluster-autoscaler must assume a node of this pool has when there are none
-    template_resources: dict[str, str] = field(default_factory=dict)
-
-
-def system_pool_args(cluster_name, subnet_ids, pool) -> NodePoolArgs:
-    """System pool: untainted, for the operators (KServe, Knative, Fluid, Istio, cert-manager, CoreDNS)."""
-    return NodePoolArgs(cluster_name, subnet_ids, "system", pool.instance_type, pool.min_size, pool.desired_size,
-                        pool.max_size, pool.disk_size_gi, pool.disk_throughput_mi_bps, pool.disk_iops,
-                        pool.capacity_type, {scheduling.ROLE_LABEL: "system"})
-
-
-def gpu_pool_args(cluster_name, subnet_ids, pool) -> NodePoolArgs:
-    """GPU pool: NVIDIA AL2023 AMI, GPU label for the device plugin, taint so only GPU pods land."""
-    return NodePoolArgs(cluster_name, subnet_ids, "gpu", pool.instance_type, pool.min_size, pool.desired_size,
-                        pool.max_size, pool.disk_size_gi, pool.disk_throughput_mi_bps, pool.disk_iops,
-                        pool.capacity_type, dict(scheduling.GPU_LABELS), [scheduling.GPU_TAINT],
-                        {"nvidia.com/gpu": "1"})
-
-
-def cache_pool_args(cluster_name, subnet_ids, pool) -> NodePoolArgs:
-    """Cache pool: labelled for the Fluid workers; tainted when dedicated so nothing else competes for I/O."""
-    return NodePoolArgs(cluster_name, subnet_ids, "cache", pool.instance_type, pool.min_size, pool.desired_size,
-                        pool.max_size, pool.disk_size_gi, pool.disk_throughput_mi_bps, pool.disk_iops,
-                        pool.capacity_type, dict(scheduling.CACHE_LABELS),
-                        [scheduling.CACHE_TAINT] if pool.dedicated else [])
+    role: str  # "system", "gpu" or "cache": picks the AMI, labels and taint (components.scheduling)
+    pool: NodePoolSettings
 
 
 class NodePool(pulumi.ComponentResource):
@@ -66,6 +35,8 @@ class NodePool(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: NodePoolArgs, opts: pulumi.ResourceOptions | None = None):
         super().__init__("kserve-fluid:aws:NodePool", name, None, opts)
+        pool = args.pool
+        labels, taints = scheduling.pool_placement(args.role, pool.dedicated)
         child = pulumi.ResourceOptions(parent=self)
         self.role = aws.iam.Role(f"{name}-node", assume_role_policy=aws.iam.get_policy_document(statements=[{
             "actions": ["sts:AssumeRole"], "principals": [{"type": "Service", "identifiers": ["ec2.amazonaws.com"]}],
@@ -78,9 +49,9 @@ class NodePool(pulumi.ComponentResource):
             metadata_options={"http_tokens": "required", "http_endpoint": "enabled",
                               "http_put_response_hop_limit": 1},
             block_device_mappings=[{"device_name": "/dev/xvda", "ebs": {
-                "volume_size": args.disk_size_gi, "volume_type": "gp3", "encrypted": "true",
-                "throughput": args.disk_throughput_mi_bps, "iops": args.disk_iops, "delete_on_termination": "true"}}],
-            tag_specifications=[{"resource_type": "instance", "tags": {"Name": f"{name}", **args.labels}}],
+                "volume_size": pool.disk_size_gi, "volume_type": "gp3", "encrypted": "true",
+                "throughput": pool.disk_throughput_mi_bps, "iops": pool.disk_iops, "delete_on_termination": "true"}}],
+            tag_specifications=[{"resource_type": "instance", "tags": {"Name": name, **labels}}],
             update_default_version=True,
             opts=child,
         )
@@ -91,27 +62,27 @@ class NodePool(pulumi.ComponentResource):
             node_role_arn=self.role.arn,
             subnet_ids=args.subnet_ids,
             ami_type=AMI_TYPES[args.role],
-            capacity_type=args.capacity_type,
-            instance_types=[args.instance_type],
-            scaling_config={"min_size": args.min_size, "desired_size": args.desired_size, "max_size": args.max_size},
+            capacity_type=pool.capacity_type,
+            instance_types=[pool.instance_type],
+            scaling_config={"min_size": pool.min_size, "desired_size": pool.desired_size, "max_size": pool.max_size},
             launch_template={"id": template.id, "version": template.latest_version.apply(str)},
-            labels=args.labels,
-            taints=[{"key": t["key"], "value": t["value"], "effect": _EKS_TAINT_EFFECT[t["effect"]]}
-                    for t in args.taints],
+            labels=labels,
+            taints=[{"key": t["key"], "value": t["value"], "effect": _EKS_TAINT_EFFECT[t["effect"]]} for t in taints],
             update_config={"max_unavailable": 1},
             # the autoscaler owns the size once created
             opts=pulumi.ResourceOptions(parent=self, depends_on=attachments,
                                         ignore_changes=["scalingConfig.desiredSize"]),
         )
-        self._tag_for_scale_from_zero(name, args)
+        self._tag_for_scale_from_zero(name, labels, taints, GPU_RESOURCES if args.role == "gpu" else {})
         self.register_outputs({"nodeGroupName": self.node_group.node_group_name, "roleArn": self.role.arn})
 
-    def _tag_for_scale_from_zero(self, name: str, args: NodePoolArgs) -> None:
+    def _tag_for_scale_from_zero(self, name: str, labels: dict[str, str], taints: list[dict[str, str]],
+                                 resources: dict[str, str]) -> None:
         """Cluster-autoscaler builds a node template from ASG tags when the group has no nodes."""
         prefix = "k8s.io/cluster-autoscaler/node-template"
-        tags = {f"{prefix}/label/{k}": v for k, v in args.labels.items()}
-        tags |= {f"{prefix}/taint/{t['key']}": f"{t['value']}:{t['effect']}" for t in args.taints}
-        tags |= {f"{prefix}/resources/{k}": v for k, v in args.template_resources.items()}
+        tags = {f"{prefix}/label/{k}": v for k, v in labels.items()}
+        tags |= {f"{prefix}/taint/{t['key']}": f"{t['value']}:{t['effect']}" for t in taints}
+        tags |= {f"{prefix}/resources/{k}": v for k, v in resources.items()}
         asg_name = self.node_group.resources.apply(
             lambda res: res[0].autoscaling_groups[0].name if res and res[0].autoscaling_groups else None)
         for i, (key, value) in enumerate(sorted(tags.items())):
