@@ -309,6 +309,14 @@ GPU_NODE_LABEL = "nvidia.com/gpu.present"
 MAX_REPLICAS = 32
 
 
+def _predictor(resource_type: str, props: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """``spec.predictor`` of an InferenceService; None for other resource types, or when absent or unknown."""
+    if resource_type != INFERENCE_SERVICE:
+        return None
+    predictor = _get(props, "spec", "predictor")
+    return predictor if isinstance(predictor, Mapping) else None
+
+
 def _predictor_gpu_limits(predictor: Any) -> list[Any]:
     limits = [_get(predictor, "model", "resources", "limits", GPU_RESOURCE)]
     limits += [_get(c, "resources", "limits", GPU_RESOURCE) for c in _items(_get(predictor, "containers"))]
@@ -321,10 +329,8 @@ def gpu_inference_tolerates_taint_and_requests_gpus(resource_type: str, props: M
     """GPU nodes carry the nvidia.com/gpu taint (components/scheduling.py). A predictor that asks for a
     GPU must tolerate it or it never schedules (a cold start that never ends); a predictor pinned to GPU
     nodes must ask for a GPU or it holds an expensive node without using it."""
-    if resource_type != INFERENCE_SERVICE:
-        return []
-    predictor = _get(props, "spec", "predictor")
-    if predictor is UNKNOWN or not isinstance(predictor, Mapping):
+    predictor = _predictor(resource_type, props)
+    if predictor is None:
         return []
     limits = _predictor_gpu_limits(predictor)
     if any(v is UNKNOWN for v in limits):
@@ -347,10 +353,8 @@ def inference_replicas_bounded(resource_type: str, props: Mapping[str, Any], *, 
                                stack_env: str = "dev", secret_keys: SecretKeys = frozenset()) -> list[str]:
     """Autoscaling needs a ceiling: each replica is a GPU node. KServe/Knative read a missing or 0
     maxReplicas as *unbounded*, so it must be set, between 1 and 32, and not below minReplicas."""
-    if resource_type != INFERENCE_SERVICE:
-        return []
-    predictor = _get(props, "spec", "predictor")
-    if predictor is UNKNOWN or not isinstance(predictor, Mapping):
+    predictor = _predictor(resource_type, props)
+    if predictor is None:
         return []
     max_raw, min_raw = predictor.get("maxReplicas"), predictor.get("minReplicas")
     if max_raw is UNKNOWN:

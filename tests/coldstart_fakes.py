@@ -14,11 +14,11 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from tools.coldstart.endpoint import CompletionResult, Endpoint
@@ -200,7 +200,7 @@ class FakeCluster:
 
 def _without_ready(pod: PodSnapshot) -> PodSnapshot:
     conditions = {k: v for k, v in pod.conditions.items() if k not in ("Ready", "ContainersReady")}
-    return PodSnapshot(pod.name, pod.created, conditions, pod.init_containers, pod.containers, pod.component)
+    return replace(pod, conditions=conditions)
 
 
 class FakeSender:
@@ -324,7 +324,21 @@ class _QuietServer(ThreadingHTTPServer):
         pass
 
 
-class FakeEndpoint:
+class _LoopbackServer:
+    """Runs ``self.server`` on a daemon thread for the duration of a ``with`` block."""
+
+    server: ThreadingHTTPServer
+
+    def __enter__(self) -> Self:
+        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class FakeEndpoint(_LoopbackServer):
     """An OpenAI-completions-like server on 127.0.0.1; replies are consumed in order, the last repeats.
 
     ``on_request(host, time)`` is called when a request arrives, before the delay, so a fake
@@ -375,16 +389,8 @@ class FakeEndpoint:
         self.server = _QuietServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
 
-    def __enter__(self) -> FakeEndpoint:
-        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
-        return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class FakeApiServer:
+class FakeApiServer(_LoopbackServer):
     """A minimal Kubernetes API server on 127.0.0.1: GET ``path`` -> (status, JSON) from ``routes``.
 
     Unknown paths answer 404 with a Status carrying no details (what an unknown resource type
@@ -423,14 +429,6 @@ class FakeApiServer:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.server.daemon_threads = True
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def __enter__(self) -> FakeApiServer:
-        threading.Thread(target=self.server.serve_forever, args=(0.01,), daemon=True).start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def write_kubeconfig(path: Any, server: str, context: str = "fake") -> str:

@@ -47,7 +47,7 @@ import sys
 import tempfile
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, Self
 
 __all__ = [
     "DEFAULT_CONCURRENCY",
@@ -74,6 +74,7 @@ __all__ = [
     "default_cache_path",
     "local_manifest",
     "main",
+    "manifest_object_key",
     "parse_store_url",
     "store_for_url",
     "sync_directory",
@@ -230,9 +231,14 @@ def default_cache_path(local_dir: str) -> str:
     It is kept under ``$XDG_CACHE_HOME`` (``~/.cache``), never inside the model directory, which
     may be read-only and whose content is what gets uploaded.
     """
-    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     key = hashlib.sha256(os.path.realpath(local_dir).encode()).hexdigest()[:24]
-    return os.path.join(base, "kserve-fluid", "manifests", key + ".json")
+    return os.path.join(_cache_home(), "manifests", key + ".json")
+
+
+def _cache_home() -> str:
+    """``$XDG_CACHE_HOME/kserve-fluid`` (``~/.cache/kserve-fluid``): the uploader's local state."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "kserve-fluid")
 
 
 def local_manifest(
@@ -461,7 +467,26 @@ def _batches(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
         yield items[start : start + size]
 
 
-class S3Store:
+class _Store:
+    """What both stores share: ``scheme://bucket/key`` URLs and use as a context manager."""
+
+    scheme: str
+    bucket: str
+
+    def url(self, key: str) -> str:
+        return f"{self.scheme}://{self.bucket}/{key}"
+
+    def close(self) -> None:
+        """Nothing to release by default."""
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+
+class S3Store(_Store):
     """Amazon S3 or any S3-compatible endpoint (MinIO, Ceph, moto), through boto3.
 
     All multipart parts of all files go through one shared s3transfer ``TransferManager``, so at
@@ -505,9 +530,6 @@ class S3Store:
                 preferred_transfer_client="classic",
             ),
         )
-
-    def url(self, key: str) -> str:
-        return f"s3://{self.bucket}/{key}"
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str, writing: bool = False) -> Iterator[None]:
@@ -580,12 +602,6 @@ class S3Store:
     def close(self) -> None:
         self._transfer.shutdown()
 
-    def __enter__(self) -> S3Store:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 _OSS_STATIC_ENV = (
     ("ALIBABA_CLOUD_ACCESS_KEY_ID", "ALIBABA_CLOUD_ACCESS_KEY_SECRET", "ALIBABA_CLOUD_SECURITY_TOKEN"),
@@ -641,13 +657,14 @@ def _oss_credentials_provider(region: str) -> Any:
     )
 
 
-class OssStore:
+class OssStore(_Store):
     """Alibaba Cloud OSS through oss2 (imported lazily), signed with V4.
 
     Large files use ``oss2.resumable_upload``: parts are streamed from disk by ``part_threads``
     threads per file, the part size is raised to stay within 10,000 parts, and an interrupted
     upload resumes from its finished parts (checkpoints under ``resume_dir``).  With ``concurrency``
-    files in flight, at most ``concurrency * part_threads`` requests run at once.
+    files in flight, at most ``concurrency * part_threads`` requests run at once.  ``close`` has
+    nothing to release: oss2 ends its part threads with each upload.
     """
 
     scheme = "oss"
@@ -670,8 +687,7 @@ class OssStore:
         self._multipart_threshold = multipart_threshold
         self._part_size = part_size
         self._part_threads = part_threads
-        cache_home = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-        self._resume_store = oss2.ResumableStore(root=resume_dir or os.path.join(cache_home, "kserve-fluid"))
+        self._resume_store = oss2.ResumableStore(root=resume_dir or _cache_home())
         if oss_bucket is not None:
             self._bucket = oss_bucket
             return
@@ -683,9 +699,6 @@ class OssStore:
         endpoint = endpoint or f"https://oss-{region}.aliyuncs.com"
         auth = oss2.ProviderAuthV4(_oss_credentials_provider(region))
         self._bucket = oss2.Bucket(auth, endpoint, bucket, region=region, connect_timeout=30)
-
-    def url(self, key: str) -> str:
-        return f"oss://{self.bucket}/{key}"
 
     @contextlib.contextmanager
     def _errors(self, action: str, key: str, writing: bool = False) -> Iterator[None]:
@@ -751,15 +764,6 @@ class OssStore:
             num_threads=self._part_threads,
         )
 
-    def close(self) -> None:
-        """Nothing to release: oss2 ends its part threads with each upload."""
-
-    def __enter__(self) -> OssStore:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
 
 def parse_store_url(url: str) -> tuple[str, str, str]:
     """``"s3://bucket/a/b/"`` -> ``("s3", "bucket", "a/b")``."""
@@ -818,6 +822,11 @@ def _key(prefix: str, rel_path: str) -> str:
     return prefix + "/" + rel_path if prefix else rel_path
 
 
+def manifest_object_key(prefix: str) -> str:
+    """The key of the manifest object of the model under ``prefix`` (no surrounding slashes)."""
+    return _key(prefix, MANIFEST_NAME)
+
+
 def sync_directory(
     store: ObjectStore,
     local_dir: str,
@@ -849,7 +858,8 @@ def sync_directory(
 
     manifest, files = _scan(local_dir, include, exclude, cache_path, concurrency)
     manifest_bytes = manifest.to_json_bytes()
-    manifest_key = _key(prefix, MANIFEST_NAME)
+    manifest_key = manifest_object_key(prefix)
+    folder = _key(prefix, "")  # "a/b/", or "" at the bucket root
 
     remote_bytes = store.get_bytes(manifest_key)
     remote_entries: dict[str, ManifestEntry] = {}
@@ -860,7 +870,7 @@ def sync_directory(
             log.warning("ignoring unreadable manifest %s: %s", store.url(manifest_key), exc)
 
     candidates = [entry for entry in manifest.entries if remote_entries.get(entry.path) != entry]
-    listing = store.list(prefix + "/" if prefix else "") if candidates or delete_removed else {}
+    listing = store.list(folder) if candidates or delete_removed else {}
     wanted_keys = {_key(prefix, entry.path) for entry in manifest.entries} | {manifest_key}
     stale = sorted(key for key in listing if key not in wanted_keys) if delete_removed else []
 
@@ -884,7 +894,6 @@ def sync_directory(
             store.put_bytes(manifest_key, manifest_bytes, "application/json")
 
     uploaded = sorted(entry.path for entry in to_upload)
-    strip = len(prefix) + 1 if prefix else 0
     return SyncResult(
         manifest_digest=manifest.digest,
         manifest_key=manifest_key,
@@ -893,7 +902,7 @@ def sync_directory(
         uploaded=uploaded,
         uploaded_bytes=sum(entry.size for entry in to_upload),
         skipped=sorted(set(files) - set(uploaded)),
-        deleted=[key[strip:] for key in stale],
+        deleted=[key[len(folder) :] for key in stale],
     )
 
 

@@ -39,10 +39,10 @@ from pulumi.runtime.rpc import UNKNOWN
 
 from components.model.sync import (
     DEFAULT_CONCURRENCY,
-    MANIFEST_NAME,
     InvalidURLError,
     SyncResult,
     local_manifest,
+    manifest_object_key,
     parse_store_url,
     store_for_url,
     sync_directory,
@@ -102,7 +102,7 @@ class ModelUploadProvider(ResourceProvider):
     def read(self, id_: str, props: dict[str, Any]) -> ReadResult:
         store, prefix = store_for_url(props["url"], region=props.get("region"), endpoint=props.get("endpoint"))
         with store:
-            manifest_bytes = store.get_bytes(prefix + "/" + MANIFEST_NAME if prefix else MANIFEST_NAME)
+            manifest_bytes = store.get_bytes(manifest_object_key(prefix))
         digest = hashlib.sha256(manifest_bytes).hexdigest() if manifest_bytes is not None else ""
         return ReadResult(id_=id_, outs={**props, "manifest_digest": digest})
 

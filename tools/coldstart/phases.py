@@ -55,7 +55,6 @@ PHASES: tuple[PhaseSpec, ...] = (
     PhaseSpec("ready", "Model load until Ready"),
     PhaseSpec("response", "First response"),
 )
-PHASE_NAMES: dict[str, str] = {spec.id: spec.name for spec in PHASES}
 
 
 @dataclass(frozen=True)

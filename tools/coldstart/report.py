@@ -31,10 +31,11 @@ def published_order(results: Sequence[TargetResult]) -> list[TargetResult]:
 def comparison_table(model: str, results: Sequence[TargetResult]) -> str:
     """The headline table, one row per method, plus the speed-up when a baseline was measured."""
     ordered = published_order(results)
-    rows = [(model, r.target.method, _spread(summarize(r.runs).total)) for r in ordered]
+    totals = [summarize(r.runs).total for r in ordered]
+    rows = [(model, r.target.method, _spread(total)) for r, total in zip(ordered, totals, strict=True)]
     lines = [_table(("Model", "Method", COLD_START_HEADER), rows)]
     if len(ordered) == 2:
-        baseline, fluid = (summarize(r.runs).total.median for r in ordered)
+        baseline, fluid = (total.median for total in totals)
         if fluid > 0:
             lines.append(
                 f"{ordered[1].target.method} is {baseline / fluid:.1f}x faster than "
@@ -155,9 +156,9 @@ def _phase_cell(phase: PhaseSummary, runs: int) -> str:
     time its milestones still span (timestamps are whole seconds); "n/a" when never observed."""
     if phase.seconds is None:
         return "skipped" if phase.skipped_runs == runs else "n/a"
-    if phase.skipped_runs == runs:
-        return f"skipped ({_spread(phase.seconds, compact=True)})"
     cell = _spread(phase.seconds, compact=True)
+    if phase.skipped_runs == runs:
+        return f"skipped ({cell})"
     if phase.skipped_runs:
         cell += f" [skipped {phase.skipped_runs}/{runs}]"
     return cell

@@ -141,9 +141,10 @@ def _serving_pod(plan: Plan, target: Target, cluster: Cluster, clock: Clock) -> 
     deadline = clock.monotonic() + SETTLE_TIMEOUT_SECONDS
     while True:
         pod = select_pod(cluster.list_pods(plan.namespace, target.isvc))
-        if pod is not None and (ready_time(pod) is not None or clock.monotonic() >= deadline):
+        timed_out = clock.monotonic() >= deadline
+        if pod is not None and (ready_time(pod) is not None or timed_out):
             return pod
-        if clock.monotonic() >= deadline:
+        if timed_out:
             raise MeasurementError(
                 f"the request succeeded but no pod labelled {ISVC_LABEL}={target.isvc} exists in "
                 f"{plan.namespace}: something else answered (check the Host header {target.host_header!r}), "
