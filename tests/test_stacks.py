@@ -51,3 +51,10 @@ def test_bad_config_fails_before_any_resource_is_registered():
     run = harness.run("aws-dev", config=harness.stack_config("aws-dev", {"gpuPool": {"instanceType": "m5.large"}}))
     assert run.error is not None and "kserve-fluid:gpuPool.instanceType" in str(run.error)
     assert run.registrations == []
+
+
+@pytest.mark.parametrize("name", STACKS)
+def test_stack_runs_in_preview(name):
+    run = harness.run(name, preview=True)
+    assert run.error is None, run.error
+    assert run.of_type("InferenceService") and run.of_type("DataLoad")
