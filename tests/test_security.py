@@ -29,6 +29,8 @@ def test_prod_serves_tls_from_a_cert_manager_certificate(stack):
     assert https["tls"] == {"mode": "SIMPLE", "credentialName": cert["spec"]["secretName"]}
     assert next(s for s in servers if s["port"]["number"] == 80)["tls"] == {"httpsRedirect": True}
     assert run.outputs["curl"].startswith("curl --connect-to ")
+    assert run.helm("kserve-resources").plain["values"]["kserve"]["controller"]["gateway"]["urlScheme"] == "https"
+    assert run.outputs["endpointScheme"] == "https"
 
 
 def test_dev_is_open_and_says_so(stack):
@@ -36,6 +38,7 @@ def test_dev_is_open_and_says_so(stack):
     assert not run.of_type("RequestAuthentication") and not run.of_type("AuthorizationPolicy")
     assert not run.of_type("Certificate")
     assert run.outputs["endpointOpen"] is True and run.outputs["endpointAuth"] == "none"
+    assert run.helm("kserve-resources").plain["values"]["kserve"]["controller"]["gateway"]["urlScheme"] == "http"
 
 
 def test_model_namespace_admits_only_itself_fluid_and_the_serving_path(stack):

@@ -58,6 +58,7 @@ class ServingPlatform(pulumi.ComponentResource):
         super().__init__("kserve-fluid:k8s:ServingPlatform", name, None, opts)
         self._args = args
         self._charts = args.charts
+        self.scheme = "https" if args.tls_issuer else "http"
         base = args.depends_on
         switches = args.install
 
@@ -88,7 +89,6 @@ class ServingPlatform(pulumi.ComponentResource):
             "knativeServing": args.knative_serving_version if switches.knative else "external",
             "fluid": self._charts["fluid"].version if switches.fluid else "external",
         }
-        self.scheme = "https" if args.tls_issuer else "http"
         self.register_outputs({"ingressAddress": self.ingress_address, "domain": self.domain,
                                "versions": self.versions})
 
@@ -165,7 +165,7 @@ class ServingPlatform(pulumi.ComponentResource):
         crds = self._release("kserve-crd", "kserveCrd", KSERVE_NAMESPACE, {}, depends_on)
         return self._release("kserve", "kserve", KSERVE_NAMESPACE, {"kserve": {"controller": {
             "deploymentMode": "Knative",
-            "gateway": {"domain": self._args.domain, "urlScheme": "https" if self._args.tls_issuer else "http",
+            "gateway": {"domain": self._args.domain, "urlScheme": self.scheme,
                         "ingressGateway": {"gateway": "knative-serving/knative-ingress-gateway",
                                            "className": "istio"}},
         }}}, [crds])

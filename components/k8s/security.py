@@ -44,11 +44,11 @@ class EndpointSecurity(pulumi.ComponentResource):
                     "from": [{"source": {"notRequestPrincipals": ["*"]}}],
                     "to": [{"operation": {"hosts": hosts}}]}]},
                 opts=after)
-        allowed = pulumi.Output.from_input(args.namespace).apply(
-            lambda ns: [ns, FLUID_NAMESPACE, KNATIVE_NAMESPACE, ISTIO_NAMESPACE])
+        allowed = pulumi.Output.from_input(args.namespace).apply(lambda ns: [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}}
+            for n in (ns, FLUID_NAMESPACE, KNATIVE_NAMESPACE, ISTIO_NAMESPACE)])
         k8s.networking.v1.NetworkPolicy(
             f"{name}-isolate", metadata={"name": "model-namespace-isolation", "namespace": args.namespace},
-            spec={"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": allowed.apply(lambda names: [
-                {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": n}}} for n in names])}]},
+            spec={"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": allowed}]},
             opts=pulumi.ResourceOptions(parent=self))
         self.register_outputs({"authenticated": self.authenticated})
