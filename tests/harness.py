@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 import yaml
@@ -95,6 +97,7 @@ class Registration:
     ignore_changes: list[str]
     custom_timeouts: dict[str, str]
     replace_on_changes: list[str] = field(default_factory=list)
+    remote: bool = False  # a multi-language component (pulumi-eks): its provider builds its children
 
     @property
     def plain(self) -> dict:
@@ -141,7 +144,7 @@ class RecordingMonitor(mocks.MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             custom_timeouts={"create": request.customTimeouts.create, "update": request.customTimeouts.update,
                              "delete": request.customTimeouts.delete},
-            replace_on_changes=list(request.replaceOnChanges)))
+            replace_on_changes=list(request.replaceOnChanges), remote=request.remote))
         return resource_pb2.RegisterResourceResponse(urn=urn, id=f"{request.name}-id", object=obj)
 
 
@@ -165,20 +168,34 @@ class Run:
         return next((r for r in self.registrations if r.urn == urn), None)
 
     def depends_on(self, res: Registration, target: Registration) -> bool:
-        """True if `res` waits for `target`, directly or through its dependencies (transitively)."""
-        seen, todo = set(), [res.urn]
+        """True if the engine makes `res` wait for `target`, as a real `pulumi up` orders them.
+
+        A dependency on a component is a dependency on every custom resource below it; a component's own
+        `depends_on` does not reach its children (the Python SDK passes it to none of them), so a chain through
+        a component's option counts only when that component is itself `res` (as for a remote component, which
+        its provider builds). `target` is reached when it is, or every custom resource below it is, waited for.
+        """
+        def deps(r: Registration) -> list[str]:
+            return r.dependencies + [u for us in r.property_dependencies.values() for u in us]
+
+        def customs(urn: str) -> list[str]:
+            r = self.by_urn(urn)
+            if r is None or r.custom or r.remote:
+                return [urn]
+            return [c for child in self.registrations if child.parent == urn for c in customs(child.urn)]
+
+        reached: set[str] = set()
+        todo = [c for urn in deps(res) for c in customs(urn)]
         while todo:
             urn = todo.pop()
-            if urn in seen:
+            if urn in reached:
                 continue
-            seen.add(urn)
+            reached.add(urn)
             r = self.by_urn(urn)
-            if r is None:
-                continue
-            if target.urn in r.dependencies or any(target.urn in u for u in r.property_dependencies.values()):
-                return True
-            todo += r.dependencies + [u for us in r.property_dependencies.values() for u in us]
-        return False
+            if r is not None:
+                todo += [c for dep in deps(r) for c in customs(dep)]
+        wanted = customs(target.urn)
+        return bool(wanted) and all(urn in reached for urn in wanted)
 
     def helm(self, chart: str) -> Registration:
         found = [r for r in self.of_type("kubernetes:helm.sh/v3:Release")
@@ -190,20 +207,65 @@ class Run:
         return {r.plain.get("chart", "").split("/")[-1] for r in self.of_type("kubernetes:helm.sh/v3:Release")}
 
 
+def _path(key: str) -> tuple[str, list[str | int]]:
+    """'gpuPool.maxSize' -> ('kserve-fluid:gpuPool', ['maxSize']); 'cache.levels[0].medium' -> (..., ['levels', 0, 'medium']);
+    'aws:region' -> ('aws:region', [])."""
+    head, _, rest = key.partition(".")
+    full = head if ":" in head else f"{PROJECT}:{head}"
+    parts: list[str | int] = []
+    for part in re.findall(r"[^.\[\]]+|\[\d+\]", rest):
+        parts.append(int(part[1:-1]) if part.startswith("[") else part)
+    return full, parts
+
+
 def stack_config(stack: str, overrides: dict[str, Any] | None = None, secrets: dict[str, str] | None = None,
-                 drop: tuple[str, ...] = ()) -> dict[str, str]:
-    """Flattened config of a committed stack file, with test overrides (keys without the project prefix)."""
-    data = yaml.safe_load((ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())["config"]
-    cfg: dict[str, Any] = {}
-    for key, value in data.items():
-        cfg[key if ":" in key else f"{PROJECT}:{key}"] = value
+                 drop: tuple[str, ...] = (), text: str | None = None) -> dict[str, str]:
+    """The config a real `pulumi up` hands the program for a committed stack file (or `text`): the file's keys,
+    then Pulumi.yaml's defaults for declared keys the file does not set, as the CLI merges them. Overrides
+    and drops take paths, e.g. {"gpuPool.instanceType": "g5.xlarge"} or drop=("cache.levels[0].path",)."""
+    data = yaml.safe_load(text if text is not None else (ROOT / "stacks" / f"Pulumi.{stack}.yaml").read_text())
+    cfg: dict[str, Any] = {(k if ":" in k else f"{PROJECT}:{k}"): v for k, v in ((data or {}).get("config") or {}).items()}
     for key in drop:
-        cfg.pop(f"{PROJECT}:{key}", None)
+        full, parts = _path(key)
+        if not parts:
+            cfg.pop(full, None)
+            continue
+        node = cfg.get(full)
+        for part in parts[:-1]:
+            node = node[part] if node is not None else None
+        if isinstance(node, (dict, list)):
+            del node[parts[-1]]
     for key, value in (overrides or {}).items():
-        cfg[key if ":" in key else f"{PROJECT}:{key}"] = value
+        full, parts = _path(key)
+        if not parts:
+            cfg[full] = value
+            continue
+        node = cfg.setdefault(full, {})
+        for part in parts[:-1]:
+            node = node.setdefault(part, {}) if isinstance(node, dict) else node[part]
+        node[parts[-1]] = value
     for key, value in (secrets or {}).items():
         cfg[f"{PROJECT}:{key}"] = value
+    project = yaml.safe_load((ROOT / "Pulumi.yaml").read_text())
+    for key, decl in (project.get("config") or {}).items():
+        if key not in cfg and isinstance(decl, dict) and "default" in decl:
+            cfg[key] = decl["default"]
     return {k: v if isinstance(v, str) else json.dumps(v) for k, v in cfg.items()}
+
+
+def load(stack: str, config: dict[str, str] | None = None, secret_keys: tuple[str, ...] = ()) -> Any:
+    """`components.config.load()` as the program calls it, for a stack's config: Settings, or the error."""
+    from components import config as project_config
+
+    found: list[Any] = []
+
+    def program() -> None:
+        found.append(project_config.load())
+
+    result = run(stack, program=program, config=config, secret_keys=secret_keys)
+    if result.error is not None:
+        return result.error
+    return found[0]
 
 
 def run(stack: str, program: Callable[[], Any] | None = None, config: dict[str, str] | None = None,
@@ -228,8 +290,28 @@ def run(stack: str, program: Callable[[], Any] | None = None, config: dict[str, 
         error = e
     finally:
         os.chdir(cwd)
-    outputs = _stack_outputs()
+    try:
+        outputs = _stack_outputs()
+    except Exception as e:  # noqa: BLE001 - an output that failed (e.g. a check inside an apply) is the run's error
+        outputs, error = {}, error or e
     return Run(monitor.registrations, outputs, error)
+
+
+def run_isolated(stack: str, patch: str) -> tuple[str | None, list[str]]:
+    """`run` in a fresh interpreter, for a run that fails on purpose: an Output whose apply raised leaves the
+    Pulumi runtime's global state unusable for the next run in the same process. `patch` ("module:function")
+    runs first in that interpreter. Returns the error's text and the types and names registered."""
+    import subprocess
+    import sys
+
+    module, function = patch.split(":")
+    script = (f"import json, importlib; from tests import harness; importlib.import_module({module!r}).{function}(); "
+              f"r = harness.run({stack!r}); "
+              "print(json.dumps([None if r.error is None else str(r.error), [f'{x.type} {x.name}' for x in r.registrations]]))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    error, registered = json.loads(done.stdout.strip().splitlines()[-1])
+    return error, registered
 
 
 def _stack_outputs() -> dict[str, Any]:

@@ -1,0 +1,1 @@
+"""Bring your own cluster (a kubeconfig) and bucket: nothing cloud-side is created."""
