@@ -1,166 +1,282 @@
-"""AWS: node groups, launch templates, EKS security, the S3 bucket and least-privilege IRSA roles."""
+"""AWS: what `pulumi up -s aws-*` creates, checked against what EKS, Cluster Autoscaler, Fluid and S3 need
+(see docs/upstream-facts.md for each fact)."""
+
 from __future__ import annotations
 
 import json
 
+import pytest
+
+from components.aws import autoscaler, defaults
 from tests import harness
 
 
-def node_group(run, suffix):
-    return next(r for r in run.of_type("aws:eks/nodeGroup:NodeGroup") if r.name.endswith(suffix))
+def values(run: harness.Run, chart: str) -> dict:
+    return run.helm(chart).plain["values"]
 
 
-def test_gpu_node_group(stack):
-    run = stack("aws-prod")
-    gpu = node_group(run, "-gpu").plain
-    assert gpu["instanceTypes"] == ["g5.8xlarge"]
-    assert gpu["amiType"] == "AL2023_x86_64_NVIDIA"
-    assert gpu["labels"] == {"nvidia.com/gpu.present": "true", "kserve-fluid/role": "gpu"}
-    assert gpu["taints"] == [{"key": "nvidia.com/gpu", "value": "present", "effect": "NO_SCHEDULE"}]
-    assert gpu["scalingConfig"] == {"minSize": 0, "desiredSize": 0, "maxSize": 4}
-    assert node_group(stack("aws-dev"), "-gpu").plain["instanceTypes"] == ["g5.xlarge"]
+class TestCluster:
+    def test_standard_support_version_and_the_autoscaler_of_the_same_minor(self, stack):
+        run = stack("aws-dev")
+        cluster = run.one("eks:index:Cluster").plain
+        assert cluster["version"] == defaults.DEFAULT_KUBERNETES == "1.35"
+        image = values(run, "cluster-autoscaler")["image"]
+        assert image == {"repository": "registry.k8s.io/autoscaling/cluster-autoscaler", "tag": "v1.35.2"}
+        assert autoscaler.image_tag(cluster["version"]).startswith(f"v{cluster['version']}.")
+
+    def test_access_entries_from_config(self):
+        run = harness.run("aws-dev", config=harness.stack_config("aws-dev", {
+            "cluster.admins": ["arn:aws:iam::123456789012:role/platform-admins"],
+            "cluster.viewers": ["arn:aws:iam::123456789012:role/ml-engineers"]}))
+        entries = run.one("eks:index:Cluster").plain["accessEntries"]
+        assert entries["admin-0"]["principalArn"].endswith("role/platform-admins")
+        assert entries["admin-0"]["accessPolicies"]["admin"]["policyArn"].endswith("AmazonEKSClusterAdminPolicy")
+        assert entries["viewer-0"]["accessPolicies"]["viewer"]["policyArn"].endswith("AmazonEKSViewPolicy")
+        assert entries["viewer-0"]["accessPolicies"]["viewer"]["accessScope"] == {"type": "cluster"}
+
+    def test_secrets_are_encrypted_logs_retained_prod_protected(self, stack):
+        prod = stack("aws-prod")
+        cluster = prod.one("eks:index:Cluster")
+        assert cluster.plain["encryptionConfigKeyArn"] and cluster.plain["deletionProtection"] is True
+        logs = prod.one("aws:cloudwatch/logGroup:LogGroup").plain
+        assert logs == {"name": "/aws/eks/kf-prod/cluster", "retentionInDays": 365, **{k: v for k, v in logs.items() if k not in ("name", "retentionInDays")}}
+        assert prod.depends_on(cluster, prod.one("aws:cloudwatch/logGroup:LogGroup"))  # exists before EKS creates it
+        key = prod.one("aws:kms/key:Key", "kf-prod-secrets")
+        assert key.plain["enableKeyRotation"] and key.protect and key.retain_on_delete
+        assert stack("aws-dev").one("eks:index:Cluster").plain["deletionProtection"] is False
+
+    def test_prod_can_be_torn_down_by_turning_protection_off(self):
+        run = harness.run("aws-prod", config=harness.stack_config("aws-prod", {"cluster.deletionProtection": False}))
+        assert run.one("eks:index:Cluster").plain["deletionProtection"] is False
+        key = run.one("aws:kms/key:Key", "kf-prod-secrets")
+        assert not key.protect and not key.retain_on_delete
+        assert run.one("aws:s3/bucket:Bucket").protect  # the models stay protected: bucket.protect is its own key
+
+    def test_prod_api_is_private_and_deployed_from_the_vpc(self, stack):
+        prod = stack("aws-prod")
+        assert prod.one("eks:index:Cluster").plain["endpointPublicAccess"] is False
+        instance = prod.one("aws:ec2/instance:Instance").plain
+        assert instance["associatePublicIpAddress"] is False and instance["metadataOptions"]["httpTokens"] == "required"
+        assert instance["rootBlockDevice"]["encrypted"] is True
+        rule = prod.one("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule").plain
+        assert (rule["fromPort"], rule["toPort"], rule["securityGroupId"]) == (443, 443, "sg-cluster")
+        group = prod.one("aws:ec2/securityGroup:SecurityGroup").plain
+        assert not group.get("ingress")  # reached through SSM only
+        assert prod.outputs["deployer"] == "aws ssm start-session --target kf-prod-deployer-id"
+        assert not stack("aws-dev").of_type("aws:ec2/instance:Instance")
 
 
-def test_cache_and_system_node_groups(stack):
-    run = stack("aws-prod")
-    cache = node_group(run, "-cache").plain
-    assert cache["instanceTypes"] == ["m5n.xlarge"] and cache["scalingConfig"]["desiredSize"] == 3
-    assert cache["labels"] == {"kserve-fluid/role": "cache"}
-    assert cache["taints"] == [{"key": "kserve-fluid/cache", "value": "true", "effect": "NO_SCHEDULE"}]
-    system = node_group(run, "-system").plain
-    assert "taints" not in system or system["taints"] == []
+class TestNodePools:
+    def test_gpu_group_scales_from_zero_with_the_real_gpu_count(self, stack):
+        run = stack("aws-prod")
+        gpu = run.one("aws:eks/nodeGroup:NodeGroup", "kf-prod-gpu")
+        assert gpu.plain["scalingConfig"]["minSize"] == 0 and gpu.plain["amiType"] == "AL2023_x86_64_NVIDIA"
+        assert gpu.plain["labels"]["k8s.amazonaws.com/accelerator"] == "nvidia-a10g"
+        tags = {t.plain["tag"]["key"]: t.plain["tag"]["value"] for t in run.of_type("aws:autoscaling/tag:Tag")
+                if t.name.startswith("kf-prod-gpu")}
+        prefix = "k8s.io/cluster-autoscaler/node-template"
+        assert tags[f"{prefix}/taint/nvidia.com/gpu"] == "present:NoSchedule"
+        assert tags[f"{prefix}/label/k8s.amazonaws.com/accelerator"] == "nvidia-a10g"
+        assert not any("/resources/" in key for key in tags)  # would override the count CA reads from the type
+
+    def test_node_groups_wait_for_the_cluster(self, stack):
+        run = stack("aws-dev")
+        cluster = run.one("eks:index:Cluster")
+        for group in run.of_type("aws:eks/nodeGroup:NodeGroup"):
+            assert run.depends_on(group, cluster), group.name
+
+    def test_the_autoscaler_owns_the_size(self, stack):
+        for group in stack("aws-dev").of_type("aws:eks/nodeGroup:NodeGroup"):
+            assert group.ignore_changes == ["scalingConfig.desiredSize"], group.name
+
+    def test_launch_templates_imdsv2_encrypted_gp3_and_nvme_where_there_is_some(self, stack):
+        run = stack("aws-dev")
+        for template in run.of_type("aws:ec2/launchTemplate:LaunchTemplate"):
+            meta = template.plain["metadataOptions"]
+            assert (meta["httpTokens"], meta["httpPutResponseHopLimit"]) == ("required", 1)
+            disk = template.plain["blockDeviceMappings"][0]["ebs"]
+            assert disk["encrypted"] == "true" and disk["volumeType"] == "gp3" and disk["throughput"] <= disk["iops"] / 4
+        import base64
+
+        nvme = {t.name: base64.b64decode(t.plain.get("userData") or "").decode() for t in run.of_type("aws:ec2/launchTemplate:LaunchTemplate")}
+        assert "strategy: RAID0" in nvme["kf-dev-gpu"] and "FastImagePull: true" in nvme["kf-dev-gpu"]  # g5.2xlarge: 450 GB NVMe
+        assert "strategy: RAID0" in nvme["kf-dev-cache"]  # m5dn.xlarge: 150 GB NVMe
+        assert nvme["kf-dev-system"] == ""  # m6i.large has none
+
+    def test_the_autoscaler_runs_on_the_system_pool_after_it_exists(self, stack):
+        run = stack("aws-dev")
+        release = run.helm("cluster-autoscaler")
+        assert release.plain["values"]["nodeSelector"] == {"kserve-fluid/role": "system"}
+        assert release.plain["timeout"] == 900
+        assert run.depends_on(release, run.one("aws:eks/nodeGroup:NodeGroup", "kf-dev-system"))
+        assert "--scale-down-unneeded-time=10m" in release.plain["values"]["customArgs"]
+        # the Deployment and ServiceAccount README's troubleshooting and the IRSA trust name
+        assert release.plain["values"]["fullnameOverride"] == "cluster-autoscaler"
+        assert release.plain["values"]["rbac"]["serviceAccount"]["name"] == autoscaler.SERVICE_ACCOUNT
 
 
-def test_launch_templates_require_imdsv2_and_fast_encrypted_gp3(stack):
-    run = stack("aws-prod")
-    templates = run.of_type("aws:ec2/launchTemplate:LaunchTemplate")
-    assert len(templates) == 3
-    for t in templates:
-        meta = t.plain["metadataOptions"]
-        assert meta["httpTokens"] == "required" and meta["httpPutResponseHopLimit"] == 1
-        ebs = t.plain["blockDeviceMappings"][0]["ebs"]
-        assert ebs["volumeType"] == "gp3" and ebs["encrypted"] == "true"
-    cache = next(t for t in templates if t.name.endswith("-cache")).plain["blockDeviceMappings"][0]["ebs"]
-    assert cache["throughput"] == 500 and cache["iops"] == 8000 and cache["volumeSize"] == 200
+class TestPlatformOnEks:
+    def test_fluid_csi_does_not_need_a_kubelet_kubeconfig(self, stack):
+        csi = values(stack("aws-dev"), "fluid")["csi"]
+        assert csi["useNodeAuthorization"] is False and csi["kubelet"]["rootDir"] == "/var/lib/kubelet"
+
+    def test_the_load_balancer_does_not_cut_a_cold_start(self, stack):
+        service = values(stack("aws-dev"), "gateway")["service"]
+        assert service["annotations"]["service.beta.kubernetes.io/aws-load-balancer-connection-idle-timeout"] == "3600"
+
+    def test_istio_pulls_from_gcr_not_docker_hub(self, stack):
+        assert values(stack("aws-dev"), "istiod")["global"]["hub"] == "gcr.io/istio-release"
 
 
-def test_gpu_group_is_tagged_for_scale_from_zero(stack):
-    run = stack("aws-dev")
-    tags = {r.plain["tag"]["key"]: r.plain["tag"]["value"] for r in run.of_type("aws:autoscaling/tag:Tag")
-            if r.name.startswith("kf-dev-gpu")}
-    prefix = "k8s.io/cluster-autoscaler/node-template"
-    assert tags[f"{prefix}/label/nvidia.com/gpu.present"] == "true"
-    assert tags[f"{prefix}/taint/nvidia.com/gpu"] == "present:NoSchedule"
-    assert tags[f"{prefix}/resources/nvidia.com/gpu"] == "1"
+class TestPullThroughCache:
+    ECR = "123456789012.dkr.ecr.us-west-2.amazonaws.com"
+
+    def run(self, **images):
+        return harness.run("aws-dev", config=harness.stack_config("aws-dev", {f"images.{k}": v for k, v in images.items()}))
+
+    def test_off_by_default(self, stack):
+        assert not stack("aws-dev").of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")
+
+    def test_every_image_of_a_cached_registry_pulls_from_ecr_and_nodes_may_fill_it(self):
+        secret = "arn:aws:secretsmanager:us-west-2:123456789012:secret:ecr-pullthroughcache/docker-hub-AbCdEf"
+        run = self.run(pullThroughCache=True, pullThroughCredentials={"docker.io": secret})
+        rules = {r.plain["ecrRepositoryPrefix"]: r.plain for r in run.of_type("aws:ecr/pullThroughCacheRule:PullThroughCacheRule")}
+        assert set(rules) == {"ecr-public", "k8s", "quay", "docker-hub"}  # ghcr.io needs credentials it was not given
+        assert rules["docker-hub"]["upstreamRegistryUrl"] == "registry-1.docker.io" and rules["docker-hub"]["credentialArn"] == secret
+        assert values(run, "cert-manager")["imageRegistry"] == f"{self.ECR}/quay"
+        autoscaler = values(run, "cluster-autoscaler")["image"]["repository"]
+        assert autoscaler == f"{self.ECR}/k8s/autoscaling/cluster-autoscaler"
+        for pool in ("kf-dev-gpu", "kf-dev-cache", "kf-dev-system"):
+            policy = json.loads(run.one("aws:iam/rolePolicy:RolePolicy", f"{pool}-node").plain["policy"])
+            (grant,) = policy["Statement"]
+            assert grant["Action"] == ["ecr:BatchImportUpstreamImage", "ecr:CreateRepository"]
+            assert "arn:aws:ecr:us-west-2:123456789012:repository/docker-hub/*" in grant["Resource"]
+
+    def test_a_stack_mirror_wins_over_the_cache(self):
+        run = self.run(pullThroughCache=True, registries={"quay.io": "mirror.example.org/quay"})
+        assert values(run, "cert-manager")["imageRegistry"] == "mirror.example.org/quay"
+
+    @pytest.mark.parametrize("images,expected", [
+        ({"pullThroughCredentials": {"docker.io": "arn:aws:secretsmanager:us-west-2:123456789012:secret:ecr-pullthroughcache/x"}},
+         "kserve-fluid:images.pullThroughCredentials: set, but images.pullThroughCache is false"),
+        ({"pullThroughCache": True, "pullThroughCredentials": {"quay.io": "arn:aws:secretsmanager:us-west-2:123456789012:secret:ecr-pullthroughcache/x"}},
+         "kserve-fluid:images.pullThroughCredentials: got 'quay.io'; only docker.io and ghcr.io need credentials"),
+        ({"pullThroughCache": True, "pullThroughCredentials": {"docker.io": "arn:aws:secretsmanager:us-west-2:123456789012:secret:dockerhub"}},
+         "kserve-fluid:images.pullThroughCredentials.docker.io: got"),
+    ])
+    def test_bad_credentials_are_refused(self, images, expected):
+        found = harness.load("aws-dev", harness.stack_config("aws-dev", {f"images.{k}": v for k, v in images.items()}))
+        assert any(p.startswith(expected) for p in found.problems), found.problems
+
+    def test_only_aws_has_it(self):
+        found = harness.load("alicloud-dev", harness.stack_config("alicloud-dev", {"images.pullThroughCache": True}))
+        assert any(p.startswith("kserve-fluid:images.pullThroughCache: got True; ECR pull-through caches are only for cloud 'aws'")
+                   for p in found.problems), found.problems
 
 
-def test_cluster_autoscaler_release_and_scoped_role(stack):
-    run = stack("aws-dev")
-    release = run.helm("cluster-autoscaler").plain
-    assert release["values"]["autoDiscovery"]["clusterName"] == "kf-dev"
-    assert release["values"]["rbac"]["serviceAccount"]["annotations"]["eks.amazonaws.com/role-arn"]
-    policy = json.loads(next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
-                             if r.name.startswith("kf-dev-autoscaler")).plain["policy"])
-    resize = next(s for s in policy["Statement"] if "autoscaling:SetDesiredCapacity" in s["Action"])
-    assert resize["Condition"]["StringEquals"] == {"aws:ResourceTag/k8s.io/cluster-autoscaler/kf-dev": ["owned"]}
+class TestNetwork:
+    def test_standard_zones_only_and_an_s3_gateway_endpoint_on_every_private_route(self, stack):
+        run = stack("aws-prod")
+        endpoint = run.one("aws:ec2/vpcEndpoint:VpcEndpoint").plain
+        assert endpoint["vpcEndpointType"] == "Gateway" and endpoint["serviceName"] == "com.amazonaws.us-west-2.s3"
+        private = [r for r in run.of_type("aws:ec2/routeTable:RouteTable") if "-private-" in r.name]
+        assert len(endpoint["routeTableIds"]) == len(private) == 3
+        assert len([n for n in run.of_type("aws:ec2/natGateway:NatGateway")]) == 3  # prod: one per zone
+        assert len(stack("aws-dev").of_type("aws:ec2/natGateway:NatGateway")) == 1
 
 
-def test_eks_cluster_security(stack):
-    prod = stack("aws-prod").one("eks:index:Cluster").plain
-    assert prod["encryptionConfigKeyArn"]
-    assert prod["endpointPrivateAccess"] is True and prod["endpointPublicAccess"] is False
-    assert prod["authenticationMode"] == "API" and prod["createOidcProvider"] is True
-    assert prod["skipDefaultNodeGroup"] is True and prod["deletionProtection"] is True
-    assert set(prod["enabledClusterLogTypes"]) == {"api", "audit", "authenticator", "controllerManager", "scheduler"}
-    dev = stack("aws-dev").one("eks:index:Cluster").plain
-    assert dev["endpointPublicAccess"] is True and dev["publicAccessCidrs"] == ["0.0.0.0/0"]
+class TestBucket:
+    def test_private_encrypted_versioned_tls_only(self, stack):
+        run = stack("aws-dev")
+        block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").plain
+        assert all(block[k] for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets"))
+        rule = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").plain["rules"][0]
+        assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"] is True
+        assert run.one("aws:s3/bucketVersioning:BucketVersioning").plain["versioningConfiguration"]["status"] == "Enabled"
+        policy = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").plain["policy"])
+        assert policy["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": ["false"]}}
+        lifecycle = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").plain["rules"]
+        assert any(r.get("abortIncompleteMultipartUpload") for r in lifecycle)
+
+    def test_prod_keeps_the_bucket_with_every_setting_and_its_key(self, stack):
+        run = stack("aws-prod")
+        kept = [r for r in run.registrations if r.type.startswith("aws:s3/") or r.name == "kf-prod-models-key"]
+        assert len(kept) == 7
+        assert all(r.protect and r.retain_on_delete for r in kept), [(r.name, r.protect, r.retain_on_delete) for r in kept]
+        assert run.one("aws:s3/bucket:Bucket").plain["forceDestroy"] is False
+
+    def test_dev_teardown_removes_what_dev_created_because_the_stack_says_so(self, stack):
+        run = stack("aws-dev")
+        bucket = run.one("aws:s3/bucket:Bucket")
+        assert bucket.plain["forceDestroy"] is True and not bucket.protect
+        default = harness.run("aws-dev", config=harness.stack_config("aws-dev", drop=("bucket",)))
+        assert default.one("aws:s3/bucket:Bucket").plain["forceDestroy"] is False
 
 
-def test_secrets_key_rotates(stack):
-    keys = stack("aws-dev").of_type("aws:kms/key:Key")
-    assert keys and all(k.plain["enableKeyRotation"] is True for k in keys)
+class TestIdentity:
+    def policy(self, run: harness.Run, name: str) -> dict:
+        return json.loads(run.one("aws:iam/rolePolicy:RolePolicy", name).plain["policy"])
+
+    def test_read_role_can_tell_missing_from_forbidden(self, stack):
+        statements = {s["Sid"]: s for s in self.policy(stack("aws-dev"), "kf-dev-model-read")["Statement"]}
+        assert statements["List"]["Action"] == ["s3:ListBucket"] and "Condition" not in statements["List"]
+        assert statements["Objects"]["Resource"] == ["arn:aws:s3:us-west-2:123456789012:kf-dev-models/models/*"]
+        assert statements["Key"]["Action"] == ["kms:Decrypt"]
+
+    def test_irsa_trust_names_the_service_accounts(self, stack):
+        run = stack("aws-dev")
+        trust = json.loads(run.one("aws:iam/role:Role", "kf-dev-model-read").plain["assumeRolePolicy"])
+        condition = trust["Statement"][0]["Condition"]["StringEquals"]
+        assert condition[f"{harness_oidc()}:sub"] == ["system:serviceaccount:models:default", "system:serviceaccount:models:model-reader"]
 
 
-def test_network_spans_zones_with_private_nodes(stack):
-    run = stack("aws-prod")
-    subnets = run.of_type("aws:ec2/subnet:Subnet")
-    private = [s for s in subnets if "-private-" in s.name]
-    assert len({s.plain["availabilityZone"] for s in private}) >= 2
-    assert not any(s.plain.get("mapPublicIpOnLaunch") for s in subnets)
-    assert len(run.of_type("aws:ec2/natGateway:NatGateway")) == len(private)  # one per zone in prod
-    assert len(stack("aws-dev").of_type("aws:ec2/natGateway:NatGateway")) == 1
+def _plaintext(value):
+    """The inputs with every secret removed: what would be stored unencrypted."""
+    if isinstance(value, harness.Secret):
+        return None
+    if isinstance(value, dict):
+        return {k: _plaintext(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_plaintext(v) for v in value]
+    return value
 
 
-def test_bucket_is_private_encrypted_versioned_tls_only(stack):
-    run = stack("aws-dev")
-    block = run.one("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock").plain
-    assert all(block[k] is True for k in ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls",
-                                          "restrictPublicBuckets"))
-    sse = run.one("aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration").plain
-    rule = sse["rules"][0]
-    assert rule["applyServerSideEncryptionByDefault"]["sseAlgorithm"] == "aws:kms" and rule["bucketKeyEnabled"]
-    assert run.one("aws:s3/bucketVersioning:BucketVersioning").plain["versioningConfiguration"] == {"status": "Enabled"}
-    policy = json.loads(run.one("aws:s3/bucketPolicy:BucketPolicy").plain["policy"])
-    deny = policy["Statement"][0]
-    assert deny["Effect"] == "Deny" and deny["Condition"] == {"Bool": {"aws:SecureTransport": ["false"]}}
-    rules = run.one("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration").plain["rules"]
-    assert {r["id"] for r in rules} == {"expire-noncurrent-versions", "abort-incomplete-multipart"}
-    assert run.one("aws:s3/bucket:Bucket").plain["forceDestroy"] is False
+def harness_oidc() -> str:
+    from tests import fakes
+
+    return fakes.OIDC
 
 
-def test_bucket_protected_in_prod_not_in_dev(stack):
-    prod = stack("aws-prod").one("aws:s3/bucket:Bucket")
-    assert prod.protect is True and prod.retain_on_delete is True
-    assert stack("aws-dev").one("aws:s3/bucket:Bucket").protect in (None, False)
+class TestCacheOnS3:
+    def test_alluxio_reads_keyless_over_https(self, stack):
+        run = stack("aws-dev")
+        assert not run.of_type("JindoRuntime")
+        runtime = run.one("AlluxioRuntime").plain["spec"]
+        dataset = run.one("Dataset").plain["spec"]
+        options = dataset["mounts"][0]["options"]
+        assert options["alluxio.underfs.s3.secure.http.enabled"] == "true"  # Alluxio's default is plain HTTP
+        assert "encryptOptions" not in dataset["mounts"][0]
+        assert runtime["master"]["networkMode"] == runtime["worker"]["networkMode"] == "ContainerNetwork"
+        patch = run.one("kubernetes:core/v1:ServiceAccountPatch").plain
+        assert patch["metadata"]["name"] == "default"
+        assert patch["metadata"]["annotations"]["eks.amazonaws.com/role-arn"].endswith("kf-dev-model-read")
+
+    def test_static_keys_stay_secret_end_to_end(self):
+        run = harness.run("aws-dev", config=harness.stack_config("aws-dev", {"cache.credentials": "static"},
+                          secrets={"storageAccessKeyId": "AKIAEXAMPLE", "storageSecretAccessKey": "s3cr3t"}),
+                          secret_keys=("storageAccessKeyId", "storageSecretAccessKey"))
+        assert run.error is None, run.error
+        secret = run.one("kubernetes:core/v1:Secret", "llama-31-8b-instruct-credentials")
+        assert isinstance(secret.inputs["stringData"], harness.Secret)
+        assert not any("s3cr3t" in json.dumps(_plaintext(r.inputs)) for r in run.registrations)  # nowhere in clear
+        options = run.one("Dataset").plain["spec"]["mounts"][0]["encryptOptions"]
+        assert {o["name"] for o in options} == {"aws.accessKeyId", "aws.secretKey"}
+        assert not run.of_type("kubernetes:core/v1:ServiceAccountPatch")  # no IRSA on `default` without need
 
 
-def _role_policy(run, role_suffix):
-    return json.loads(next(r for r in run.of_type("aws:iam/rolePolicy:RolePolicy")
-                           if r.name.endswith(role_suffix)).plain["policy"])
+@pytest.mark.parametrize("name", ["aws-dev", "aws-staging", "aws-prod"])
+def test_outputs_have_the_same_keys_as_every_cloud(stack, name):
+    from components.outputs import KEYS
 
-
-def test_irsa_roles_are_scoped_to_bucket_prefix(stack):
-    run = stack("aws-dev")
-    for suffix, writes in (("model-read", False), ("model-write", True)):
-        policy = _role_policy(run, suffix)
-        for st in policy["Statement"]:
-            actions = st["Action"] if isinstance(st["Action"], list) else [st["Action"]]
-            assert "s3:*" not in actions and "*" not in st["Resource"]
-        objects = next(s for s in policy["Statement"] if "s3:GetObject" in s["Action"])
-        assert objects["Resource"] == ["arn:aws:s3:us-west-2:123456789012:kf-dev-models/models/*"]
-        assert ("s3:PutObject" in objects["Action"]) is writes
-        listing = next(s for s in policy["Statement"] if s["Action"] == ["s3:ListBucket"])
-        assert listing["Condition"]["StringLike"]["s3:prefix"] == ["models/*", "models"]
-
-
-def test_irsa_trust_names_the_service_accounts(stack):
-    run = stack("aws-dev")
-    trusts = {r.name: json.loads(r.plain["assumeRolePolicy"]) for r in run.of_type("aws:iam/role:Role")}
-    read = trusts["kf-dev-model-read"]["Statement"][0]["Condition"]["StringEquals"]
-    sub = next(v for k, v in read.items() if k.endswith(":sub"))
-    assert sub == ["system:serviceaccount:models:default", "system:serviceaccount:models:model-reader"]
-    write = trusts["kf-dev-model-write"]["Statement"][0]["Condition"]["StringEquals"]
-    assert next(v for k, v in write.items() if k.endswith(":sub")) == ["system:serviceaccount:models:model-ingest"]
-
-
-def test_no_static_keys_by_default(stack):
-    for name in ("aws-dev", "aws-prod"):
-        run = stack(name)
-        assert not [r for r in run.of_type("kubernetes:core/v1:Secret") if "credentials" in r.name]
-        mount = run.one("Dataset").plain["spec"]["mounts"][0]
-        assert "encryptOptions" not in mount
-        assert run.one("ServiceAccountPatch").plain["metadata"]["annotations"]["eks.amazonaws.com/role-arn"]
-
-
-def test_static_keys_stay_secret_end_to_end():
-    cfg = harness.stack_config("aws-dev", {"cache": {"replicas": 2, "credentials": "static",
-                                                     "levels": [{"quotaGi": 20}]}},
-                               secrets={"storageAccessKeyId": "AKIAEXAMPLE", "storageSecretAccessKey": "s3cr3t"})
-    run = harness.run("aws-dev", config=cfg, secret_keys=("storageAccessKeyId", "storageSecretAccessKey"))
-    assert run.error is None, run.error
-    secret = run.one("kubernetes:core/v1:Secret", "bloom-560m-credentials")
-    data = secret.inputs["stringData"]
-    assert isinstance(data, harness.Secret) or all(isinstance(v, harness.Secret) for v in data.values())
-    mount = run.one("Dataset").plain["spec"]["mounts"][0]
-    assert [e["name"] for e in mount["encryptOptions"]] == ["fs.s3.accessKeyId", "fs.s3.accessKeySecret"]
-    assert "AKIAEXAMPLE" not in json.dumps(run.one("Dataset").inputs, default=str)
+    assert set(KEYS) <= set(stack(name).outputs)
+    assert stack(name).outputs["kubectlAccess"].startswith("aws eks update-kubeconfig --region us-west-2 --name ")

@@ -28,11 +28,16 @@ def irsa_role(name: str, oidc_provider_arn: pulumi.Input[str], oidc_provider_url
 
 def bucket_policy(bucket_arn: pulumi.Input[str], prefix: str, actions: list[str],
                   kms_key_arn: pulumi.Input[str] | None, write: bool) -> pulumi.Output[str]:
-    """Object actions on `<bucket>/<prefix>/*` and listing of that prefix only; no `s3:*`, no `*` resources."""
+    """Object actions on `<bucket>/<prefix>/*` only; no `s3:*`, no `*` resources.
+
+    Listing is granted on the whole bucket, without an `s3:prefix` condition: S3 answers a GetObject of a
+    missing key with 404 only to a caller that "has s3:ListBucket", and a GetObject carries no s3:prefix, so a
+    prefix-conditioned grant turns "not there yet" (a first manifest read) into 403 AccessDenied. The bucket
+    holds only models, so listing it reveals model paths, not data."""
     statements = [
         {"sid": "Objects", "actions": actions, "resources": [pulumi.Output.concat(bucket_arn, f"/{prefix}/*")]},
-        {"sid": "ListPrefix", "actions": ["s3:ListBucket"], "resources": [bucket_arn],
-         "conditions": [{"test": "StringLike", "variable": "s3:prefix", "values": [f"{prefix}/*", prefix]}]},
+        {"sid": "List", "actions": ["s3:ListBucket", "s3:ListBucketMultipartUploads"] if write else ["s3:ListBucket"],
+         "resources": [bucket_arn]},
         {"sid": "Locate", "actions": ["s3:GetBucketLocation"], "resources": [bucket_arn]},
     ]
     if kms_key_arn is not None:
