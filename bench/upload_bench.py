@@ -1,27 +1,35 @@
-"""Benchmark of the model uploader against an S3-compatible server on loopback (run by hand).
+"""Benchmark of the model uploader against moto's S3 server on loopback (run by hand, never in CI).
 
-    .venv/bin/python bench/upload_bench.py [--files 4] [--file-mib 512] [--sparse-gib 5] [--rounds 2]
+    .venv/bin/python bench/upload_bench.py [--files 4] [--file-mib 256] [--rounds 5]
+        [--resume-mib 1536] [--sparse-gib 5] [--skip throughput,resume,noop]
 
-Needs ``moto[server]`` and ``awscli`` (dev requirements).  Everything stays on 127.0.0.1: each
-measured run gets its own moto server on a free port, and all data lives in one temporary
-directory removed at the end.  About 2.5 minutes and 2 GiB of disk with the defaults.
+Everything stays on 127.0.0.1 and in one temporary directory, removed at the end.
 
-1. Throughput.  A synthetic model (``--files`` x ``--file-mib``, 2 GiB by default) is uploaded by
-   this uploader's CLI and by ``aws s3 cp --recursive``, each as a child process into a fresh
-   server, alternating for ``--rounds`` rounds; the ratio of the median times is printed.  The
-   uploader is timed cold (empty hash cache: it hashes every file first, as on a first run) and
-   warm (upload only -- the like-for-like comparison, since ``aws s3 cp`` hashes nothing).  The
-   client and moto share the machine's cores, so absolute MiB/s say more about moto than about
-   either client.  Peak RSS of each child shows that memory does not grow with file size.
-2. No-op re-run.  ``--files`` sparse files of ``--sparse-gib`` each (20 GiB by default) stand for a
-   large model that is already in the bucket.  Uploading 20 GiB into moto would take minutes, so the
-   "already uploaded" state is built honestly but cheaply: the local manifest is computed once
-   (hashing the sparse files, which reads zeros) and written to the bucket with the store, exactly
-   as a finished sync leaves it.  A no-op sync decides from that manifest and never looks at the
-   objects' bytes, so the absent objects do not change what is measured: the stat-only cache check,
-   one GET of the manifest and one LIST for stale keys.  The script checks that no file was hashed.
+1. **Throughput, like with like.**  Four contenders upload the same ``--files`` x ``--file-mib``
+   directory, each as a child process into its own fresh moto server:
+
+   * ``ours-cold``: ``python -m components.model upload`` with an empty hash cache (hash, then
+     upload: what a first run does), 16 MiB parts x 8 requests -- its defaults;
+   * ``ours-warm``: the same with the hash cache primed (upload only);
+   * ``aws-matched``: ``aws s3 cp --recursive`` configured to 16 MiB parts x 8 requests;
+   * ``aws-default``: ``aws s3 cp --recursive`` at its defaults (8 MiB x 10).
+
+   Every round runs all four, in an order rotated by one each round, after re-reading the files so
+   the page cache is warm for all.  Reported: median wall time, client CPU (``wait4``) and server
+   CPU (``/proc/<pid>/stat``) per contender, and the *paired* per-round ratios aws/ours (>1 means
+   ours is faster), median and min.  On loopback, moto and both clients share the same cores and
+   everything is CPU-bound (botocore SHA-256-signs every body over http), so the ratios are the
+   result; the absolute MiB/s describe moto, not S3.
+2. **Resume after SIGKILL.**  One ``--resume-mib`` file in 16 MiB parts; the uploader is killed
+   with SIGKILL once the server holds 44/96 of its parts; the same command runs again.  Printed:
+   parts the server held, parts the re-run sent, incomplete uploads left.  Then the same with
+   SIGINT: seconds from the signal to the exit, and what the re-run sent.
+3. **No-op re-run** on ``--files`` sparse files of ``--sparse-gib``: the hash cache is primed,
+   then ``upload_version`` runs in-process against a store whose version is finished (answers
+   kept in memory: 20 GiB into moto would take many minutes), and, separately, the two requests a
+   no-op makes (GET manifest, LIST) are timed against a moto server.  The whole CLI process is
+   timed too (Python start-up and imports included).
 """
-
 from __future__ import annotations
 
 import argparse
@@ -29,6 +37,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -36,18 +45,21 @@ import sys
 import tempfile
 import time
 import urllib.request
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Iterator
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO_ROOT)
 
 import boto3  # noqa: E402
 
-from components.model import sync  # noqa: E402
+from components.model import stores  # noqa: E402
+from components.model.manifest import MANIFEST_NAME, scan  # noqa: E402
+from components.model.sync import upload_version  # noqa: E402
 
 MiB = 1024 * 1024
 REGION = "us-east-1"
+BUCKET = "bench"
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": REGION}
 
 
 def free_port() -> int:
@@ -56,201 +68,263 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def cpu_seconds(pid: int) -> float:
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextlib.contextmanager
-def moto_server(workdir: str) -> Iterator[str]:
-    """A moto S3 server on 127.0.0.1; objects above its buffer size spill into ``workdir``."""
+def moto_server(workdir: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A moto S3 server on 127.0.0.1 with the bench bucket; large objects spill into ``workdir``."""
     port = free_port()
-    env = dict(os.environ, TMPDIR=workdir)
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               env=dict(os.environ, TMPDIR=workdir), stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 30
-        while True:
+        for _ in range(150):
             try:
                 urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
                 break
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
+                if process.poll() is not None:
                     raise RuntimeError("moto server did not start") from None
                 time.sleep(0.2)
-        yield url
+        s3(url).create_bucket(Bucket=BUCKET)
+        yield url, process
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def make_model(directory: str, files: int, file_mib: int) -> int:
-    """Random-looking files written from one random block, varied per chunk so no two chunks or
-    files are equal.  Returns the total size."""
-    os.makedirs(directory)
-    block = bytearray(os.urandom(16 * MiB))
-    for index in range(files):
-        with open(os.path.join(directory, f"model-{index + 1:05d}-of-{files:05d}.safetensors"), "wb") as f:
-            for chunk in range(file_mib // 16):
-                block[:16] = f"{index:08d}{chunk:08d}".encode()
-                f.write(block)
-    return files * (file_mib // 16) * 16 * MiB
+def s3(url: str):
+    return boto3.client("s3", endpoint_url=url, region_name=REGION, aws_access_key_id="bench",
+                        aws_secret_access_key="bench")
 
 
-def timed_child(argv: Sequence[str], env: dict[str, str]) -> tuple[float, int, str]:
-    """Run a child process; return its wall time, its peak RSS in MiB and its stdout."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        start = time.perf_counter()
-        process = subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdout=out, stderr=err)
-        # wait4 reports the child's own peak RSS (ru_maxrss, KiB on Linux).
-        _, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - start
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if process.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv[:4])} failed ({process.returncode}):\n{err.read().decode()[-3000:]}")
-        return elapsed, usage.ru_maxrss // 1024, out.read().decode()
-
-
-def aws_cli() -> list[str]:
-    venv_aws = os.path.join(os.path.dirname(sys.executable), "aws")
-    return [venv_aws] if os.path.exists(venv_aws) else [sys.executable, "-m", "awscli"]
-
-
-def create_bucket(url: str, name: str) -> Any:
-    client = boto3.client("s3", region_name=REGION, endpoint_url=url)
-    client.create_bucket(Bucket=name)
-    return client
-
-
-def bucket_bytes(client: Any, bucket: str) -> int:
-    total = 0
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-        total += sum(item["Size"] for item in page.get("Contents", ()) if not item["Key"].endswith(".json"))
-    return total
-
-
-def throughput(workdir: str, env: dict[str, str], files: int, file_mib: int, rounds: int) -> None:
-    model_dir = os.path.join(workdir, "model")
+def run_child(cmd: list[str], env: dict[str, str]) -> tuple[float, float, str]:
     start = time.perf_counter()
-    total = make_model(model_dir, files, file_mib)
-    print(f"synthetic model: {files} x {file_mib} MiB = {total / MiB:.0f} MiB ({time.perf_counter() - start:.1f} s)")
-    cache = os.path.join(workdir, "throughput-cache.json")
-
-    def ours(url: str) -> list[str]:
-        return [sys.executable, "-m", "components.model.sync", model_dir, "s3://bench-model/m", "--endpoint", url,
-                "--region", REGION, "--cache-path", cache]  # fmt: skip
-
-    def aws(url: str) -> list[str]:
-        return [*aws_cli(), "s3", "cp", "--recursive", "--only-show-errors", model_dir, "s3://bench-model/m",
-                "--endpoint-url", url]  # fmt: skip
-
-    cold, warm, cli = (
-        "uploader, cold cache (hash + upload)",
-        "uploader, warm cache (upload only)",
-        "aws s3 cp --recursive",
-    )
-    # Each round runs the three contenders in turn (the cold run empties the hash cache and so
-    # fills it for the warm one), so that drift of the machine affects them alike.  Every run gets
-    # a fresh server and bucket.
-    plan = [(cold, ours), (cli, aws), (warm, ours)] * rounds
-    times: dict[str, list[float]] = {}
-    for label, make_argv in plan:
-        if label == cold and os.path.exists(cache):
-            os.remove(cache)
-        with moto_server(workdir) as url:
-            client = create_bucket(url, "bench-model")
-            elapsed, rss_mib, _ = timed_child(make_argv(url), env)
-            assert bucket_bytes(client, "bench-model") == total, f"{label}: bucket does not hold the model"
-        times.setdefault(label, []).append(elapsed)
-        print(f"  {label:38s} {elapsed:6.1f} s  {total / MiB / elapsed:6.1f} MiB/s  peak RSS {rss_mib:3d} MiB")
-    median = {label: statistics.median(values) for label, values in times.items()}
-    print(
-        f"  ratio of medians vs aws s3 cp (>1 = faster): upload only {median[cli] / median[warm]:.2f}x "
-        f"({total / MiB / median[warm]:.0f} vs {total / MiB / median[cli]:.0f} MiB/s), "
-        f"first run incl. hashing {median[cli] / median[cold]:.2f}x"
-    )
-    shutil.rmtree(model_dir)
+    process = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = process.stdout.read()
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.perf_counter() - start
+    if status != 0:
+        raise RuntimeError(f"{' '.join(cmd[:5])} exited with status {status}")
+    return wall, usage.ru_utime + usage.ru_stime, out.decode()
 
 
-def noop_rerun(workdir: str, env: dict[str, str], files: int, sparse_gib: int) -> None:
-    model_dir = os.path.join(workdir, "sparse-model")
-    os.makedirs(model_dir)
-    for index in range(files):
-        with open(os.path.join(model_dir, f"model-{index + 1:05d}-of-{files:05d}.safetensors"), "wb") as f:
+def ours_cmd(src: str, url: str, target: str, part_mib: int = 16, concurrency: int = 8) -> list[str]:
+    return [sys.executable, "-m", "components.model", "upload", src, target, "--endpoint", url, "--allow-http",
+            "--region", REGION, "--part-size-mib", str(part_mib), "--concurrency", str(concurrency)]
+
+
+def aws_cmd(src: str, url: str, target: str) -> list[str]:
+    aws = os.path.join(os.path.dirname(sys.executable), "aws")
+    return [aws, "s3", "cp", "--recursive", "--only-show-errors", "--endpoint-url", url, src, target]
+
+
+def read_all(directory: str) -> None:
+    for name in os.listdir(directory):
+        with open(os.path.join(directory, name), "rb") as f:
+            while f.read(16 * MiB):
+                pass
+
+
+def throughput(work: str, files: int, file_mib: int, rounds: int) -> dict:
+    src = os.path.join(work, "model")
+    os.makedirs(src)
+    for i in range(files):
+        with open(os.path.join(src, f"model-{i:05d}.safetensors"), "wb") as f:
+            for _ in range(file_mib):
+                f.write(os.urandom(MiB))
+    warm_cache, matched_cfg = os.path.join(work, "warm-cache"), os.path.join(work, "aws-matched.cfg")
+    with open(matched_cfg, "w") as f:
+        f.write("[default]\ns3 =\n  multipart_threshold = 16MB\n  multipart_chunksize = 16MB\n"
+                "  max_concurrent_requests = 8\n")
+    base = {**os.environ, **CREDENTIALS, "AWS_CONFIG_FILE": os.path.join(work, "none.cfg")}
+    subprocess.run([sys.executable, "-m", "components.model", "digest", src], cwd=REPO_ROOT, check=True,
+                   env={**base, "XDG_CACHE_HOME": warm_cache}, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    contenders = {
+        "ours-cold": lambda url, n: (ours_cmd(src, url, f"s3://{BUCKET}/m"),
+                                     {**base, "XDG_CACHE_HOME": os.path.join(work, f"cold-{n}")}),
+        "ours-warm": lambda url, n: (ours_cmd(src, url, f"s3://{BUCKET}/m"), {**base, "XDG_CACHE_HOME": warm_cache}),
+        "aws-matched": lambda url, n: (aws_cmd(src, url, f"s3://{BUCKET}/m"), {**base, "AWS_CONFIG_FILE": matched_cfg}),
+        "aws-default": lambda url, n: (aws_cmd(src, url, f"s3://{BUCKET}/m"), base),
+    }
+    names = list(contenders)
+    results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in names}
+    for r in range(rounds):
+        order = names[r % len(names):] + names[:r % len(names)]
+        for name in order:
+            read_all(src)
+            with moto_server(work) as (url, server):
+                cmd, env = contenders[name](url, f"{r}")
+                wall, client_cpu, _ = run_child(cmd, env)
+                results[name].append((wall, client_cpu, cpu_seconds(server.pid)))
+        load = os.getloadavg()[0]
+        print(f"  round {r + 1}/{rounds} (load {load:.1f}): " + ", ".join(
+            f"{n} {results[n][-1][0]:.1f}s" for n in names), flush=True)
+    total_mib = files * file_mib
+    summary = {name: {"median_s": statistics.median(w for w, _, _ in runs),
+                      "client_cpu_s": statistics.median(c for _, c, _ in runs),
+                      "server_cpu_s": statistics.median(s for _, _, s in runs),
+                      "MiB_per_s": total_mib / statistics.median(w for w, _, _ in runs)} for name, runs in results.items()}
+
+    def paired(aws: str, ours: str) -> dict:
+        ratios = [a[0] / o[0] for a, o in zip(results[aws], results[ours], strict=True)]
+        return {"median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+    summary["ratios (aws time / ours time)"] = {
+        "upload, matched (aws-matched / ours-warm)": paired("aws-matched", "ours-warm"),
+        "first run, matched (aws-matched / ours-cold)": paired("aws-matched", "ours-cold"),
+        "first run, each at its defaults (aws-default / ours-cold)": paired("aws-default", "ours-cold"),
+        "upload, each at its defaults (aws-default / ours-warm)": paired("aws-default", "ours-warm"),
+    }
+    return summary
+
+
+def _wait_for_parts(client, key: str, wanted: int, process: subprocess.Popen) -> int:
+    while process.poll() is None:
+        uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+        for upload in uploads:
+            if upload["Key"].endswith(key):
+                parts = client.list_parts(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"]).get("Parts", [])
+                if len(parts) >= wanted:
+                    return len(parts)
+        time.sleep(0.05)
+    raise RuntimeError("the upload finished before it could be interrupted; use a larger --resume-mib")
+
+
+def resume(work: str, size_mib: int) -> dict:
+    src = os.path.join(work, "resume")
+    os.makedirs(src)
+    with open(os.path.join(src, "shard.safetensors"), "wb") as f:
+        for _ in range(size_mib):
+            f.write(os.urandom(MiB))
+    total = -(-size_mib // 16)
+    kill_at = max(1, total * 44 // 96)
+    env = {**os.environ, **CREDENTIALS, "XDG_CACHE_HOME": os.path.join(work, "resume-cache")}
+    out = {}
+    for how, sig in (("SIGKILL", signal.SIGKILL), ("SIGINT", signal.SIGINT)):
+        with moto_server(work) as (url, _server):
+            client = s3(url)
+            cmd = ours_cmd(src, url, f"s3://{BUCKET}/m")
+            process = subprocess.Popen(cmd, env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL)
+            _wait_for_parts(client, "shard.safetensors", kill_at, process)
+            sent_at = time.perf_counter()
+            process.send_signal(sig)
+            code = process.wait()
+            stop_s = time.perf_counter() - sent_at
+            time.sleep(1)  # let moto finish the requests whose bodies it had fully received
+            uploads = client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
+            held = sum(len(client.list_parts(Bucket=BUCKET, Key=u["Key"], UploadId=u["UploadId"]).get("Parts", []))
+                       for u in uploads)
+            _, _, stdout = run_child(cmd, env)
+            rerun = json.loads(stdout)
+            left = len(client.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []))
+        out[how] = {"parts": total, "signal_at_parts": kill_at, "exit_code": code, "seconds_to_exit": round(stop_s, 2),
+                    "parts_held_by_server": held, "rerun_parts_resumed": rerun["parts_resumed"],
+                    "rerun_parts_sent": rerun["parts_sent"], "incomplete_uploads_after": left}
+        print(f"  {how}: {out[how]}", flush=True)
+    return out
+
+
+class FinishedStore:
+    """An S3Store stand-in whose version is finished: answers from memory (see the module doc)."""
+
+    scheme, bucket = "s3", BUCKET
+
+    def __init__(self, prefix: str, manifest_bytes: bytes, sizes: dict[str, int]) -> None:
+        self._manifest = {f"{prefix}/{MANIFEST_NAME}": manifest_bytes}
+        self._listing = {f"{prefix}/{p}": stores.ObjectInfo(s) for p, s in sizes.items()}
+        self.calls: list[str] = []
+
+    def url(self, key: str) -> str:
+        return f"s3://{BUCKET}/{key}"
+
+    def get_bytes(self, key: str):
+        self.calls.append("GetObject")
+        return self._manifest.get(key)
+
+    def list(self, prefix: str):
+        self.calls.append("ListObjectsV2")
+        return dict(self._listing)
+
+    def __getattr__(self, name):
+        raise AssertionError(f"a no-op must not call {name}")
+
+
+def noop(work: str, files: int, sparse_gib: int) -> dict:
+    src = os.path.join(work, "sparse")
+    os.makedirs(src)
+    for i in range(files):
+        with open(os.path.join(src, f"model-{i:05d}.safetensors"), "wb") as f:
             f.truncate(sparse_gib * 1024 * MiB)
-    cache = os.path.join(workdir, "noop-cache.json")
-    print(f"sparse model: {files} x {sparse_gib} GiB = {files * sparse_gib} GiB (no disk blocks)")
-
-    start = time.perf_counter()
-    manifest = sync.local_manifest(model_dir, cache_path=cache)
-    print(f"  priming: local manifest hashed once in {time.perf_counter() - start:.1f} s, written to the bucket")
-    with moto_server(workdir) as url:
-        create_bucket(url, "bench-noop")
-        store, prefix = sync.store_for_url("s3://bench-noop/m", region=REGION, endpoint=url)
-        with store:
-            store.put_bytes(f"{prefix}/{sync.MANIFEST_NAME}", manifest.to_json_bytes(), "application/json")
-            timings, hashed = _timed_noops(store, model_dir, prefix, cache, manifest.digest)
-        cli = [sys.executable, "-m", "components.model.sync", model_dir, "s3://bench-noop/m"]
-        elapsed, _, out = timed_child([*cli, "--endpoint", url, "--region", REGION, "--cache-path", cache], env)
-    assert hashed == 0, "a no-op run hashed files"
-    assert json.loads(out)["uploaded"] == 0
-    print(
-        f"  no-op sync_directory(), in process: median {statistics.median(timings) * 1000:.0f} ms, "
-        f"max {max(timings) * 1000:.0f} ms over {len(timings)} runs; 0 files hashed, 0 uploaded"
-    )
-    print(f"  no-op CLI run, whole process incl. interpreter start and imports: {elapsed * 1000:.0f} ms")
-    verdict = "PASS" if max(timings) < 1.0 else "FAIL"
-    print(f"  {verdict}: no-op re-run of a {files * sparse_gib} GiB model under 1 s")
-
-
-def _timed_noops(store: Any, model_dir: str, prefix: str, cache: str, digest: str) -> tuple[list[float], int]:
-    """Time five no-op syncs, counting the files they hash (which must be none)."""
-    hashed: list[str] = []
-    real_hash = sync._sha256_file
-
-    def counting_hash(path: str) -> str:
-        hashed.append(path)
-        return real_hash(path)
-
-    sync._sha256_file = counting_hash
-    try:
-        timings = []
-        for _ in range(5):
+    cache = os.path.join(work, "noop-cache.json")
+    primed = scan(src, cache_path=cache)
+    version = primed.manifest.digest
+    prefix = f"models/m/{version}"
+    sizes = {e.path: e.size for e in primed.manifest.entries}
+    times, hashed = [], []
+    for _ in range(20):
+        store = FinishedStore(prefix, primed.manifest.to_json_bytes(), sizes)
+        start = time.perf_counter()
+        result = upload_version(store, src, "models/m", cache_path=cache)
+        times.append(time.perf_counter() - start)
+        hashed.append(result.hashed)
+        assert result.uploaded == [] and store.calls == ["GetObject", "ListObjectsV2"]
+    with moto_server(work) as (url, _server):
+        real = stores.S3Store(BUCKET, region=REGION, endpoint=url, allow_http=True)
+        real._client.put_object(Bucket=BUCKET, Key=f"{prefix}/{MANIFEST_NAME}", Body=primed.manifest.to_json_bytes())
+        for path in sizes:
+            real._client.put_object(Bucket=BUCKET, Key=f"{prefix}/{path}", Body=b"")
+        requests = []
+        for _ in range(20):
             start = time.perf_counter()
-            result = sync.sync_directory(store, model_dir, prefix, cache_path=cache)
-            timings.append(time.perf_counter() - start)
-            assert result.uploaded == [] and result.manifest_digest == digest
-    finally:
-        sync._sha256_file = real_hash
-    return timings, len(hashed)
+            real.get_bytes(f"{prefix}/{MANIFEST_NAME}")
+            real.list(prefix + "/")
+            requests.append(time.perf_counter() - start)
+        cli_env = {**os.environ, **CREDENTIALS, "XDG_CACHE_HOME": os.path.join(work, "cli-cache")}
+        start = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "components.model", "digest", src, "--cache-path", cache],
+                       cwd=REPO_ROOT, env=cli_env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        cli = time.perf_counter() - start
+    out = {"model": f"{files} x {sparse_gib} GiB", "in_process_median_ms": round(statistics.median(times) * 1e3, 1),
+           "in_process_max_ms": round(max(times) * 1e3, 1), "files_hashed": max(hashed),
+           "get_manifest_plus_list_on_moto_median_ms": round(statistics.median(requests) * 1e3, 1),
+           "cli_process_digest_ms": round(cli * 1e3)}
+    print(f"  {out}", flush=True)
+    return out
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--files", type=int, default=4)
-    parser.add_argument("--file-mib", type=int, default=512, help="size of each throughput file (multiple of 16)")
-    parser.add_argument("--sparse-gib", type=int, default=5, help="size of each sparse no-op file")
-    parser.add_argument("--rounds", type=int, default=2, help="alternating runs of each contender")
+    parser.add_argument("--file-mib", type=int, default=256)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--resume-mib", type=int, default=1536)
+    parser.add_argument("--sparse-gib", type=int, default=5)
+    parser.add_argument("--skip", default="", help="comma-separated: throughput, resume, noop")
     args = parser.parse_args()
-
-    workdir = tempfile.mkdtemp(prefix="kserve-fluid-upload-bench-")
-    # Dummy credentials for the local server only; nothing leaves 127.0.0.1.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update(AWS_ACCESS_KEY_ID="bench", AWS_SECRET_ACCESS_KEY="bench", AWS_DEFAULT_REGION=REGION)
-    env.update(XDG_CACHE_HOME=os.path.join(workdir, "xdg-cache"))
-    saved_env = dict(os.environ)
-    os.environ.clear()
-    os.environ.update(env)
+    skip = set(filter(None, args.skip.split(",")))
+    os.environ.update(CREDENTIALS)  # dummy keys for moto, for the children and this process
+    work = tempfile.mkdtemp(prefix="upload-bench-")
+    report = {"cpus": os.cpu_count(), "load_at_start": os.getloadavg()[0]}
     try:
-        print(f"loopback moto S3 servers; work dir {workdir}; {os.cpu_count()} CPUs shared by client and server")
-        throughput(workdir, env, args.files, args.file_mib, args.rounds)
-        noop_rerun(workdir, env, args.files, args.sparse_gib)
+        if "throughput" not in skip:
+            print(f"throughput: {args.files} x {args.file_mib} MiB, {args.rounds} rounds", flush=True)
+            report["throughput"] = throughput(work, args.files, args.file_mib, args.rounds)
+        if "resume" not in skip:
+            print(f"resume: one {args.resume_mib} MiB file in 16 MiB parts", flush=True)
+            report["resume"] = resume(work, args.resume_mib)
+        if "noop" not in skip:
+            print(f"no-op: {args.files} x {args.sparse_gib} GiB sparse", flush=True)
+            report["noop"] = noop(work, args.files, args.sparse_gib)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
-        os.environ.clear()
-        os.environ.update(saved_env)
+        shutil.rmtree(work, ignore_errors=True)
+    report["load_at_end"] = os.getloadavg()[0]
+    print(json.dumps(report, indent=2))
     return 0
 
 

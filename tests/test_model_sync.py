@@ -1,46 +1,43 @@
-"""Tests of the model uploader (components/model/sync.py): S3 through moto, OSS through a fake
-oss2 bucket that the real ``oss2.resumable_upload`` drives."""
-
+"""The uploader: immutable versions on S3 (moto) and OSS (a fake oss2 bucket driven by the real oss2
+iterators), content-true hashing, resume from the parts the service holds, interruption, prune."""
 from __future__ import annotations
 
 import hashlib
-import io
-import itertools
 import json
 import os
+import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
-from types import SimpleNamespace
 
-import boto3
-import oss2
 import pytest
 from botocore.awsrequest import AWSResponse
-from botocore.exceptions import ClientError
 
-from components.model import sync
-from components.model.sync import (
-    MANIFEST_NAME,
+from components.model import manifest as manifest_mod
+from components.model import oss, stores, transfer
+from components.model.errors import (
     BucketAccessError,
+    BucketConfigError,
     BucketNotFoundError,
     BucketNotWritableError,
+    DigestMismatchError,
     EmptySourceError,
-    InvalidURLError,
-    OssStore,
-    S3Store,
+    Interrupted,
+    InvalidArgumentError,
     SourceChangedError,
     SourceDirectoryError,
     UnreadableFileError,
-    local_manifest,
-    parse_store_url,
-    store_for_url,
-    sync_directory,
+    VersionConflictError,
 )
+from components.model.manifest import MANIFEST_NAME, Manifest, scan
+from components.model.oss import OssStore
+from components.model.stores import S3Store, parse_store_url, store_for_url
+from components.model.sync import prune, upload_version, verify_version
+from tests.test_model_fakes import FakeOssBucket, StopAfterParts
 
 MiB = 1024 * 1024
 BUCKET = "model-bucket"
-PREFIX = "models/llama"
+ROOT = "models/llama"
+PART = 5 * MiB
 
 
 def sha256(data: bytes) -> str:
@@ -48,8 +45,8 @@ def sha256(data: bytes) -> str:
 
 
 @pytest.fixture
-def store(s3) -> Iterator[S3Store]:
-    with S3Store(BUCKET, region="us-east-1", multipart_threshold=5 * MiB, part_size=5 * MiB) as s3_store:
+def store(s3):
+    with S3Store(BUCKET, region="us-east-1", concurrency=4) as s3_store:
         yield s3_store
 
 
@@ -59,7 +56,7 @@ def model_dir(tmp_path) -> str:
     files = {
         "config.json": b'{"model_type": "llama"}',
         "tokenizer.json": b"{}" * 100,
-        "weights/model-00001.safetensors": os.urandom(300_000),
+        "weights/model-00001.safetensors": os.urandom(12 * MiB),  # 3 parts of 5 MiB
         "original/consolidated.pth": os.urandom(1000),
         ".git/HEAD": b"ref: refs/heads/main\n",
     }
@@ -71,565 +68,548 @@ def model_dir(tmp_path) -> str:
 
 @pytest.fixture
 def cache_path(tmp_path) -> str:
-    return str(tmp_path / "cache" / "manifest-cache.json")
+    return str(tmp_path / "cache" / "hashes.json")
 
 
-def run(store, model_dir, cache_path, **kwargs) -> sync.SyncResult:
-    return sync_directory(store, model_dir, PREFIX, cache_path=cache_path, **kwargs)
+def run(store, model_dir, cache_path, **kwargs):
+    kwargs.setdefault("part_size", PART)
+    return upload_version(store, model_dir, ROOT, cache_path=cache_path, **kwargs)
 
 
-def remote_keys(s3) -> list[str]:
-    return sorted(obj["Key"] for obj in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []))
+def keys(s3, prefix: str = "") -> list[str]:
+    return sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET, Prefix=prefix).get("Contents", []))
 
 
-def remote_bytes(s3, rel: str) -> bytes:
-    return s3.get_object(Bucket=BUCKET, Key=PREFIX + "/" + rel)["Body"].read()
+def body(s3, key: str) -> bytes:
+    return s3.get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
 
-def record_s3_operations(s3_store: S3Store) -> list[str]:
-    operations: list[str] = []
-    s3_store._client.meta.events.register("before-call.s3", lambda model, **_: operations.append(model.name))
-    return operations
+def incomplete(s3) -> list[dict]:
+    return s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", [])
 
 
-# ------------------------------------------------------------------------------ uploads on S3
+def s3_calls(s3_store: S3Store) -> list[str]:
+    calls: list[str] = []
+    s3_store._client.meta.events.register("before-call.s3", lambda model, **_: calls.append(model.name))
+    return calls
 
 
-def test_first_sync_uploads_every_file_and_writes_the_manifest_beside_them(s3, store, model_dir, cache_path):
-    result = run(store, model_dir, cache_path)
-
-    model_files = ["config.json", "original/consolidated.pth", "tokenizer.json", "weights/model-00001.safetensors"]
-    assert result.uploaded == model_files
-    assert result.skipped == [] and result.deleted == []
-    assert remote_keys(s3) == sorted([PREFIX + "/" + rel for rel in model_files] + [PREFIX + "/" + MANIFEST_NAME])
-    for rel in model_files:
-        assert remote_bytes(s3, rel) == Path(model_dir, rel).read_bytes()
-
-    manifest_object = remote_bytes(s3, MANIFEST_NAME)
-    assert result.manifest_key == PREFIX + "/" + MANIFEST_NAME
-    assert result.manifest_digest == sha256(manifest_object)
-    document = json.loads(manifest_object)
-    assert document["version"] == 1
-    assert [entry["path"] for entry in document["files"]] == model_files
-    for entry in document["files"]:
-        data = Path(model_dir, entry["path"]).read_bytes()
-        assert entry == {"path": entry["path"], "size": len(data), "sha256": sha256(data)}
-    assert result.file_count == 4
-    assert result.total_bytes == result.uploaded_bytes == sum(e["size"] for e in document["files"])
+def hashed_paths(monkeypatch) -> list[str]:
+    seen: list[str] = []
+    real = manifest_mod.sha256_file
+    monkeypatch.setattr(manifest_mod, "sha256_file", lambda path, cancel=None: seen.append(path) or real(path))
+    return seen
 
 
-def test_file_above_the_threshold_is_uploaded_in_parts(s3, store, tmp_path, cache_path):
-    data = os.urandom(12 * MiB)
-    (tmp_path / "big").mkdir()
-    (tmp_path / "big" / "shard.safetensors").write_bytes(data)
+def stop_s3_after(s3_store: S3Store, parts: int, action) -> None:
+    """Call ``action`` (raise, or set an event) when UploadPart number ``parts + 1`` is about to go out."""
+    count = {"n": 0}
+    lock = threading.Lock()
 
-    sync_directory(store, str(tmp_path / "big"), PREFIX, cache_path=cache_path)
-
-    head = s3.head_object(Bucket=BUCKET, Key=PREFIX + "/shard.safetensors")
-    assert head["ETag"].strip('"').endswith("-3")  # 5 + 5 + 2 MiB
-    assert head["Metadata"] == {"sha256": sha256(data)}
-    assert remote_bytes(s3, "shard.safetensors") == data
-
-
-def test_part_size_is_raised_to_stay_within_10000_parts(s3, tmp_path):
-    """A 60 GiB sparse file with 5 MiB parts would need 12,288 parts.  The first UploadPart is
-    intercepted (no byte is read or sent) and fails, which also checks the upload is aborted."""
-    huge = tmp_path / "huge.bin"
-    with open(huge, "wb") as f:
-        f.truncate(60 * 1024 * MiB)
-    part_sizes: list[int] = []
-
-    def intercept(params, model, **_):
+    def hook(model, **_):
         if model.name == "UploadPart":
-            part_sizes.append(len(params["body"]))
-            return AWSResponse("http://intercepted", 500, {}, None), {"Error": {"Code": "Stop", "Message": "enough"}}
+            with lock:
+                count["n"] += 1
+                if count["n"] > parts:
+                    return action()
         return None
 
-    with S3Store(BUCKET, region="us-east-1", multipart_threshold=5 * MiB, part_size=5 * MiB) as s3_store:
-        s3_store._client.meta.events.register("before-call.s3", intercept)
-        with pytest.raises(ClientError, match=r"enough"):
-            s3_store.upload_file(str(huge), "huge.bin", {})
-
-    assert part_sizes and min(part_sizes) * 10_000 >= 60 * 1024 * MiB
-    assert s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    s3_store._client.meta.events.register("before-call.s3", hook)
 
 
-def test_only_the_changed_file_is_uploaded_again(s3, store, model_dir, cache_path):
+# --------------------------------------------------------------------------- versions on S3
+
+
+def test_first_upload_writes_a_version_named_by_its_digest_manifest_last(s3, store, model_dir, cache_path):
+    calls = s3_calls(store)
+    result = run(store, model_dir, cache_path)
+
+    prefix = f"{ROOT}/{result.version}"
+    assert result.version == result.manifest_digest and len(result.version) == 64
+    assert result.url == f"s3://{BUCKET}/{prefix}"
+    files = ["config.json", "original/consolidated.pth", "tokenizer.json", "weights/model-00001.safetensors"]
+    assert keys(s3) == sorted([f"{prefix}/{f}" for f in files] + [f"{prefix}/{MANIFEST_NAME}"])  # no .git
+    manifest = body(s3, f"{prefix}/{MANIFEST_NAME}")
+    assert sha256(manifest) == result.version
+    for entry in json.loads(manifest)["files"]:
+        data = Path(model_dir, entry["path"]).read_bytes()
+        assert entry == {"path": entry["path"], "size": len(data), "sha256": sha256(data)}
+        assert body(s3, f"{prefix}/{entry['path']}") == data
+        assert s3.head_object(Bucket=BUCKET, Key=f"{prefix}/{entry['path']}")["Metadata"] == {"sha256": sha256(data)}
+    assert calls[-1] == "PutObject" and calls.count("UploadPart") == 3  # the manifest last; 12 MiB in 5 MiB parts
+    assert s3.head_object(Bucket=BUCKET, Key=f"{prefix}/weights/model-00001.safetensors")["ETag"].endswith('-3"')
+    assert incomplete(s3) == []
+
+
+def test_noop_rerun_reads_no_model_bytes_and_makes_two_requests(s3, store, model_dir, cache_path, monkeypatch):
     first = run(store, model_dir, cache_path)
-    with open(os.path.join(model_dir, "config.json"), "wb") as f:
-        f.write(b'{"model_type": "llama", "rope_theta": 500000}')
+    hashed = hashed_paths(monkeypatch)
+    calls = s3_calls(store)
 
     second = run(store, model_dir, cache_path)
 
-    assert second.uploaded == ["config.json"]
-    assert second.uploaded_bytes == os.path.getsize(os.path.join(model_dir, "config.json"))
-    assert "weights/model-00001.safetensors" in second.skipped
-    assert second.manifest_digest != first.manifest_digest
-    assert remote_bytes(s3, "config.json") == b'{"model_type": "llama", "rope_theta": 500000}'
-    assert sha256(remote_bytes(s3, MANIFEST_NAME)) == second.manifest_digest
+    assert hashed == [] and second.hashed == 0
+    assert calls == ["GetObject", "ListObjectsV2"]
+    assert second.version == first.version and second.uploaded == [] and second.finished_before
 
 
-def test_same_size_rewrite_is_detected_through_the_mtime(s3, store, model_dir, cache_path):
-    run(store, model_dir, cache_path)
+def test_content_changed_with_size_and_mtime_restored_is_rehashed(s3, store, model_dir, cache_path):
+    """``cp -p``, ``tar -x`` or ``os.utime`` put the old size and mtime back; ctime moves anyway."""
+    first = run(store, model_dir, cache_path)
     path = os.path.join(model_dir, "weights/model-00001.safetensors")
-    new_data = os.urandom(os.path.getsize(path))
-    with open(path, "wb") as f:
-        f.write(new_data)
-    stat = os.stat(path)
-    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
-
-    assert run(store, model_dir, cache_path).uploaded == ["weights/model-00001.safetensors"]
-    assert remote_bytes(s3, "weights/model-00001.safetensors") == new_data
-
-
-def test_noop_rerun_reads_no_model_bytes_and_writes_nothing(s3, store, model_dir, cache_path, monkeypatch):
-    first = run(store, model_dir, cache_path)
-    hashed: list[str] = []
-    real_hash = sync._sha256_file
-    monkeypatch.setattr(sync, "_sha256_file", lambda path: hashed.append(path) or real_hash(path))
-    operations = record_s3_operations(store)
+    before = os.stat(path)
+    with open(path, "r+b") as f:
+        f.write(b"\x00" * 16)  # same size
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
     second = run(store, model_dir, cache_path)
 
-    assert hashed == []
-    assert operations == ["GetObject", "ListObjectsV2"]  # the manifest, and stale objects to delete
-    assert second.uploaded == [] and second.deleted == []
-    assert second.manifest_digest == first.manifest_digest
-    assert len(second.skipped) == 4
+    assert second.version != first.version  # a new version; the old one is untouched
+    assert second.uploaded == ["config.json", "original/consolidated.pth", "tokenizer.json",
+                               "weights/model-00001.safetensors"]
+    assert body(s3, f"{ROOT}/{second.version}/weights/model-00001.safetensors") == Path(path).read_bytes()
+    assert f"{ROOT}/{first.version}/{MANIFEST_NAME}" in keys(s3)
 
 
-def test_touched_file_is_rehashed_but_not_uploaded(s3, store, model_dir, cache_path, monkeypatch):
+def test_a_copy_with_preserved_times_is_rehashed(store, model_dir, cache_path, tmp_path, monkeypatch):
     run(store, model_dir, cache_path)
-    os.utime(os.path.join(model_dir, "tokenizer.json"), ns=(1, 1))
-    hashed: list[str] = []
-    real_hash = sync._sha256_file
-    monkeypatch.setattr(sync, "_sha256_file", lambda path: hashed.append(path) or real_hash(path))
+    copy = tmp_path / "copy"
+    shutil.copytree(model_dir, copy, copy_function=shutil.copy2)  # cp -p: new inodes, same mtimes
+    hashed = hashed_paths(monkeypatch)
+    scan(str(copy), cache_path=cache_path)
+    assert len(hashed) == 4
 
+
+def test_touch_rehashes_but_uploads_nothing(store, model_dir, cache_path, monkeypatch):
+    first = run(store, model_dir, cache_path)
+    os.utime(os.path.join(model_dir, "tokenizer.json"))
+    hashed = hashed_paths(monkeypatch)
+
+    second = run(store, model_dir, cache_path)
+
+    assert [os.path.basename(p) for p in hashed] == ["tokenizer.json"]
+    assert second.version == first.version and second.uploaded == []
+
+
+def test_rehash_ignores_a_cache_that_lies(store, model_dir, cache_path):
+    first = run(store, model_dir, cache_path)
+    cache = json.loads(Path(cache_path).read_text())
+    cache["files"]["config.json"][-1] = "0" * 64  # right stat key, wrong sha256
+    Path(cache_path).write_text(json.dumps(cache))
+    assert scan(model_dir, cache_path=cache_path).manifest.digest != first.version  # the cache is trusted...
+    assert scan(model_dir, cache_path=cache_path, rehash=True).manifest.digest == first.version  # ...unless rehash
+
+
+def test_objects_deleted_by_hand_are_restored(s3, store, model_dir, cache_path):
+    first = run(store, model_dir, cache_path)
+    prefix = f"{ROOT}/{first.version}"
+    s3.delete_object(Bucket=BUCKET, Key=f"{prefix}/weights/model-00001.safetensors")
+
+    second = run(store, model_dir, cache_path)
+
+    assert second.uploaded == ["weights/model-00001.safetensors"] and second.finished_before
+    assert verify_version(store, prefix) == []
+
+
+def test_verify_finds_and_replaces_an_object_overwritten_by_hand(s3, store, model_dir, cache_path):
+    first = run(store, model_dir, cache_path)
+    key = f"{ROOT}/{first.version}/config.json"
+    s3.put_object(Bucket=BUCKET, Key=key, Body=b'{"model_type": "LLAMA"}')  # same size, no sha256 metadata
+    assert verify_version(store, f"{ROOT}/{first.version}") == [f"s3://{BUCKET}/{key}: missing, or size/sha256 "
+                                                                "differ from the manifest"]
+    assert run(store, model_dir, cache_path).uploaded == []  # sizes match: trusted without --verify
+    assert run(store, model_dir, cache_path, verify=True).uploaded == ["config.json"]
+    assert body(s3, key) == b'{"model_type": "llama"}'
+
+
+def test_a_wrong_source_directory_never_deletes_the_model(s3, store, model_dir, cache_path, tmp_path):
+    first = run(store, model_dir, cache_path)
+    before = keys(s3, f"{ROOT}/{first.version}/")
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "wrong" / "notes.txt").write_bytes(b"oops")
+
+    other = run(store, str(tmp_path / "wrong"), cache_path)
+
+    assert other.version != first.version
+    assert keys(s3, f"{ROOT}/{first.version}/") == before
+
+
+def test_a_pinned_digest_refuses_another_directory_before_writing(s3, store, model_dir, cache_path, tmp_path):
+    first = run(store, model_dir, cache_path)
+    (tmp_path / "wrong").mkdir()
+    (tmp_path / "wrong" / "notes.txt").write_bytes(b"oops")
+    with pytest.raises(DigestMismatchError, match=rf"has digest [0-9a-f]{{64}}, but the configuration pins "
+                                                  rf"{first.version}"):
+        run(store, str(tmp_path / "wrong"), cache_path, expected_digest=first.version)
+    assert keys(s3) == keys(s3, f"{ROOT}/{first.version}/")
+
+
+def test_a_finished_version_with_another_file_set_is_refused(s3, store, model_dir, cache_path):
+    first = run(store, model_dir, cache_path)
+    with pytest.raises(VersionConflictError, match=r"holds another file set .* first 'original/consolidated.pth'"):
+        run(store, model_dir, cache_path, version=first.version, exclude=["original/*"])
+
+
+def test_stray_objects_leave_an_unfinished_version_only(s3, store, model_dir, cache_path):
+    version = scan(model_dir, cache_path=cache_path).manifest.digest
+    s3.put_object(Bucket=BUCKET, Key=f"{ROOT}/{version}/leftover.bin", Body=b"x")
     result = run(store, model_dir, cache_path)
-
-    assert [os.path.basename(path) for path in hashed] == ["tokenizer.json"]
-    assert result.uploaded == []
-
-
-def test_files_removed_locally_are_deleted_from_the_prefix(s3, store, model_dir, cache_path):
-    run(store, model_dir, cache_path)
-    s3.put_object(Bucket=BUCKET, Key=PREFIX + "/leftover-from-older-tool.bin", Body=b"x")
-    s3.put_object(Bucket=BUCKET, Key="models/llama-other/keep.bin", Body=b"x")  # shares the prefix string only
-    os.remove(os.path.join(model_dir, "original/consolidated.pth"))
-
-    result = run(store, model_dir, cache_path)
-
-    assert result.deleted == ["leftover-from-older-tool.bin", "original/consolidated.pth"]
-    keys = remote_keys(s3)
-    assert PREFIX + "/original/consolidated.pth" not in keys
-    assert "models/llama-other/keep.bin" in keys
-    paths = [entry["path"] for entry in json.loads(remote_bytes(s3, MANIFEST_NAME))["files"]]
-    assert "original/consolidated.pth" not in paths
+    assert result.removed == ["leftover.bin"]
+    s3.put_object(Bucket=BUCKET, Key=f"{ROOT}/{version}/added-by-hand.txt", Body=b"x")
+    assert run(store, model_dir, cache_path).removed == []
+    assert f"{ROOT}/{version}/added-by-hand.txt" in keys(s3)
 
 
-def test_no_delete_keeps_removed_files(s3, store, model_dir, cache_path):
-    run(store, model_dir, cache_path)
-    os.remove(os.path.join(model_dir, "original/consolidated.pth"))
-
-    result = run(store, model_dir, cache_path, delete_removed=False)
-
-    assert result.deleted == []
-    assert PREFIX + "/original/consolidated.pth" in remote_keys(s3)
-    paths = [entry["path"] for entry in json.loads(remote_bytes(s3, MANIFEST_NAME))["files"]]
-    assert "original/consolidated.pth" not in paths  # the manifest describes the model, not the leftovers
+# ------------------------------------------------------------------- resume and interruption
 
 
-def test_include_and_exclude_select_relative_paths(s3, store, model_dir, cache_path):
-    excluded = run(store, model_dir, cache_path, exclude=["original/*"])
-    assert excluded.uploaded == ["config.json", "tokenizer.json", "weights/model-00001.safetensors"]
-    assert not any(".git" in key for key in remote_keys(s3))  # DEFAULT_EXCLUDE
-
-    included = run(store, model_dir, cache_path, include=["*.json"])
-    assert included.uploaded == [] and included.file_count == 2
-    assert included.deleted == ["weights/model-00001.safetensors"]
-
-
-def test_interrupted_run_resumes_without_uploading_finished_files_again(s3, store, model_dir, cache_path, monkeypatch):
-    real_upload = store.upload_file
-
-    def fail_on_config(path: str, key: str, metadata):
-        if key.endswith("config.json"):  # the smallest file, so uploaded last
-            raise ConnectionError("network dropped")
-        real_upload(path, key, metadata)
-
-    monkeypatch.setattr(store, "upload_file", fail_on_config)
-    with pytest.raises(ConnectionError):
+def test_a_run_killed_mid_file_resumes_from_the_parts_s3_has(s3, store, model_dir, cache_path):
+    stop_s3_after(store, 2, lambda: (AWSResponse("http://x", 500, {}, None),
+                                     {"Error": {"Code": "InternalError", "Message": "killed"}}))
+    with pytest.raises(BucketAccessError, match="killed"):
         run(store, model_dir, cache_path, concurrency=1)
-    assert PREFIX + "/" + MANIFEST_NAME not in remote_keys(s3)  # written only after a complete upload
+    (upload,) = incomplete(s3)
+    assert len(s3.list_parts(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])["Parts"]) == 2
 
-    monkeypatch.setattr(store, "upload_file", real_upload)
+    with S3Store(BUCKET, region="us-east-1") as fresh:  # a new process: nothing kept locally but the hashes
+        calls = s3_calls(fresh)
+        result = run(fresh, model_dir, cache_path)
+
+    assert result.parts_resumed == 2 and result.bytes_resumed == 2 * PART
+    assert calls.count("UploadPart") == 1  # only the third part of the shard
+    assert incomplete(s3) == []
+    shard = f"{ROOT}/{result.version}/weights/model-00001.safetensors"
+    assert body(s3, shard) == Path(model_dir, "weights/model-00001.safetensors").read_bytes()
+
+
+def test_parts_that_do_not_match_the_local_bytes_are_sent_again(s3, store, model_dir, cache_path):
+    version = scan(model_dir, cache_path=cache_path).manifest.digest
+    key = f"{ROOT}/{version}/weights/model-00001.safetensors"
+    data = Path(model_dir, "weights/model-00001.safetensors").read_bytes()
+    good = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]
+    s3.upload_part(Bucket=BUCKET, Key=key, UploadId=good, PartNumber=1, Body=data[:PART])
+    s3.upload_part(Bucket=BUCKET, Key=key, UploadId=good, PartNumber=2, Body=b"\x00" * PART)  # wrong bytes
+    worse = s3.create_multipart_upload(Bucket=BUCKET, Key=key)["UploadId"]  # a duplicate with less
+    s3.create_multipart_upload(Bucket=BUCKET, Key=f"{ROOT}/{version}/config.json")  # a file now sent whole
+    calls = s3_calls(store)
+
     result = run(store, model_dir, cache_path)
 
-    assert result.uploaded == ["config.json"]
-    assert result.skipped == ["original/consolidated.pth", "tokenizer.json", "weights/model-00001.safetensors"]
+    assert result.parts_resumed == 1 and result.uploads_aborted == 2
+    assert calls.count("UploadPart") == 2 and calls.count("CreateMultipartUpload") == 0
+    assert incomplete(s3) == [] and worse
+    assert body(s3, key) == data
 
 
-def test_file_changed_during_upload_fails_and_leaves_no_object(s3, store, model_dir, cache_path, monkeypatch):
-    real_upload = store.upload_file
+def test_crc32_checksums_are_used_when_the_service_lists_them(tmp_path):
+    data = os.urandom(2 * PART)
+    path = tmp_path / "f"
+    path.write_bytes(data)
+    import base64
+    import zlib
 
-    def upload_then_modify(path: str, key: str, metadata):
-        real_upload(path, key, metadata)
+    crc = base64.b64encode(zlib.crc32(data[:PART]).to_bytes(4, "big")).decode()
+    parts = [stores.Part(1, PART, "not-an-md5", crc32=crc), stores.Part(2, PART, "x", crc32=crc)]
+    size, kept = transfer._matching_parts(str(path), len(data), parts, threading.Event())
+    assert size == PART and [p.number for p in kept] == [1]
+
+
+def test_cancel_stops_new_requests_keeps_the_upload_and_the_next_run_resumes(s3, store, model_dir, cache_path):
+    cancel = threading.Event()
+    stop_s3_after(store, 1, lambda: cancel.set())  # "Ctrl-C" while part 2 is on its way
+    with pytest.raises(Interrupted):
+        run(store, model_dir, cache_path, concurrency=1, cancel=cancel)
+    version = scan(model_dir, cache_path=cache_path).manifest.digest
+    assert f"{ROOT}/{version}/{MANIFEST_NAME}" not in keys(s3)  # not a finished version
+    (upload,) = incomplete(s3)
+    sent = len(s3.list_parts(Bucket=BUCKET, Key=upload["Key"], UploadId=upload["UploadId"])["Parts"])
+    assert sent == 2  # the part in flight finished; nothing new started
+
+    result = run(store, model_dir, cache_path)
+    assert result.parts_resumed == 2 and result.parts_sent == 1 + 3  # part 3, and the three small files
+    assert incomplete(s3) == [] and verify_version(store, f"{ROOT}/{version}") == []
+
+
+def test_cancel_while_hashing_keeps_the_hashes_done(model_dir, cache_path, monkeypatch):
+    cancel = threading.Event()
+    real = manifest_mod.sha256_file
+    done: list[str] = []
+
+    def hash_then_cancel(path, cancel_=None):
+        if done:
+            cancel.set()
+            raise Interrupted("interrupted while hashing")
+        done.append(path)
+        return real(path)
+
+    monkeypatch.setattr(manifest_mod, "sha256_file", hash_then_cancel)
+    with pytest.raises(Interrupted):
+        scan(model_dir, cache_path=cache_path, workers=1, cancel=cancel)
+    assert len(json.loads(Path(cache_path).read_text())["files"]) == 1
+
+
+def test_a_file_changed_during_its_upload_leaves_no_object(s3, store, model_dir, cache_path, monkeypatch):
+    real = store.put_file
+
+    def put_then_modify(path, key, metadata):
+        real(path, key, metadata)
         if key.endswith("config.json"):
             with open(path, "ab") as f:
                 f.write(b" ")
 
-    monkeypatch.setattr(store, "upload_file", upload_then_modify)
+    monkeypatch.setattr(store, "put_file", put_then_modify)
     with pytest.raises(SourceChangedError, match=r"config.json changed while it was uploaded"):
         run(store, model_dir, cache_path)
-    assert PREFIX + "/config.json" not in remote_keys(s3)
+    assert not [k for k in keys(s3) if k.endswith("config.json") or k.endswith(MANIFEST_NAME)]
 
 
-# ----------------------------------------------------------------------- errors, before writing
+def test_part_size_is_raised_to_stay_within_10000_parts(s3, store, tmp_path):
+    huge = tmp_path / "huge.bin"
+    with open(huge, "wb") as f:
+        f.truncate(60 * 1024 * MiB)  # sparse: no byte is read, the first part is refused
+    sizes: list[int] = []
+
+    def refuse(params, model, **_):
+        if model.name == "UploadPart":
+            sizes.append(int(params["headers"].get("Content-Length") or len(params["body"])))
+            return AWSResponse("http://x", 403, {}, None), {"Error": {"Code": "AccessDenied", "Message": "stop"}}
+        return None
+
+    store._client.meta.events.register("before-call.s3", refuse)
+    upload = transfer.FileUpload(str(huge), "huge.bin", 60 * 1024 * MiB, {}, manifest_mod.stat_key(os.stat(huge)))
+    with pytest.raises(BucketNotWritableError):
+        transfer.Uploader(store, concurrency=1, part_size=PART).run([upload], incomplete_under="")
+    assert sizes and min(sizes) * 10_000 >= 60 * 1024 * MiB
 
 
-def test_missing_source_directory(store, tmp_path, cache_path):
-    missing = str(tmp_path / "nope")
+# ------------------------------------------------------------------------------------- prune
+
+
+def _versions(store, tmp_path, cache_path, n: int) -> list[str]:
+    made = []
+    for i in range(n):
+        d = tmp_path / f"v{i}"
+        d.mkdir()
+        (d / "w.bin").write_bytes(f"version {i}".encode())
+        made.append(upload_version(store, str(d), ROOT, cache_path=cache_path).version)
+    return made
+
+
+def test_prune_keeps_the_newest_and_those_in_use_and_deletes_only_with_yes(s3, store, tmp_path, cache_path, monkeypatch):
+    v = _versions(store, tmp_path, cache_path, 4)
+    times = {ver: i for i, ver in enumerate(v)}  # moto's LastModified has a one-second resolution
+    real_list = store.list
+    monkeypatch.setattr(store, "list", lambda prefix: {
+        k: stores.ObjectInfo(i.size, {}, times.get(k[len(ROOT) + 1:].split("/")[0], i.modified))
+        for k, i in real_list(prefix).items()})
+    s3.put_object(Bucket=BUCKET, Key=f"{ROOT}/{'e' * 64}/partial.bin", Body=b"x")  # unfinished
+
+    dry = prune(store, ROOT, keep=1, in_use=[v[0]])
+    assert dry.deleted == sorted([v[1], v[2]]) and len(keys(s3)) == 9
+
+    done = prune(store, ROOT, keep=1, in_use=[v[0]], dry_run=False)
+    assert done.kept == sorted([v[0], v[3]]) and done.unfinished == ["e" * 64]
+    assert keys(s3, f"{ROOT}/{v[1]}/") == [] and keys(s3, f"{ROOT}/{v[2]}/") == []
+    assert verify_version(store, f"{ROOT}/{v[0]}") == [] and f"{ROOT}/{'e' * 64}/partial.bin" in keys(s3)
+    with pytest.raises(InvalidArgumentError, match=r"--keep 0: must be at least 1"):
+        prune(store, ROOT, keep=0)
+
+
+# ---------------------------------------------------------------------------- errors up front
+
+
+def test_source_errors(store, tmp_path, cache_path):
     with pytest.raises(SourceDirectoryError, match=r"model source directory .*nope does not exist"):
-        sync_directory(store, missing, PREFIX, cache_path=cache_path)
-
-
-def test_source_that_is_a_file(store, tmp_path, cache_path):
+        upload_version(store, str(tmp_path / "nope"), ROOT, cache_path=cache_path)
     (tmp_path / "weights.bin").write_bytes(b"x")
     with pytest.raises(SourceDirectoryError, match=r"weights.bin is not a directory"):
-        sync_directory(store, str(tmp_path / "weights.bin"), PREFIX, cache_path=cache_path)
-
-
-def test_empty_source_directory(s3, store, tmp_path, cache_path):
-    (tmp_path / "empty" / "subdir").mkdir(parents=True)
+        upload_version(store, str(tmp_path / "weights.bin"), ROOT, cache_path=cache_path)
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
     with pytest.raises(EmptySourceError, match=r"empty contains no files$"):
-        sync_directory(store, str(tmp_path / "empty"), PREFIX, cache_path=cache_path)
-    assert remote_keys(s3) == []
-
-
-def test_everything_excluded_is_an_empty_source(store, model_dir, cache_path):
+        upload_version(store, str(tmp_path / "empty"), ROOT, cache_path=cache_path)
     with pytest.raises(EmptySourceError, match=r"no files matching the include/exclude patterns"):
-        run(store, model_dir, cache_path, include=["*.gguf"])
+        upload_version(store, str(tmp_path / "empty"), ROOT, cache_path=cache_path, include=["*.gguf"])
 
 
-def test_unreadable_file_is_reported_before_anything_is_written(s3, store, model_dir, cache_path, monkeypatch):
-    real_open = open
-
-    def deny_weights(path, *args, **kwargs):
-        if str(path).endswith(".safetensors"):
-            raise PermissionError(13, "Permission denied", path)
-        return real_open(path, *args, **kwargs)
-
-    monkeypatch.setattr(sync, "open", deny_weights, raising=False)
-    with pytest.raises(
-        UnreadableFileError, match=r"cannot read model file .*model-00001.safetensors: Permission denied"
-    ):
-        run(store, model_dir, cache_path)
-    assert remote_keys(s3) == []
+def test_a_hugging_face_cache_folder_is_refused(store, tmp_path, cache_path):
+    repo = tmp_path / "models--org--name"
+    for sub in ("blobs", "refs", "snapshots/abc"):
+        (repo / sub).mkdir(parents=True)
+    (repo / "blobs" / "123").write_bytes(b"w")
+    with pytest.raises(SourceDirectoryError, match=r"is a Hugging Face cache folder .* point it at .*snapshots/<commit>"):
+        upload_version(store, str(repo), ROOT, cache_path=cache_path)
 
 
-def test_broken_symlink_is_an_unreadable_file(s3, store, model_dir, cache_path):
+def test_unreadable_and_dangling_files_fail_before_writing(s3, store, model_dir, cache_path, monkeypatch):
     os.symlink("/nonexistent/blob", os.path.join(model_dir, "dangling.safetensors"))
     with pytest.raises(UnreadableFileError, match=r"dangling.safetensors: No such file or directory"):
         run(store, model_dir, cache_path)
-    assert remote_keys(s3) == []
+    os.remove(os.path.join(model_dir, "dangling.safetensors"))
+    real_open = open
+    monkeypatch.setattr(manifest_mod, "open", lambda p, *a, **k: (_ for _ in ()).throw(
+        PermissionError(13, "Permission denied", p)) if str(p).endswith(".safetensors") else real_open(p, *a, **k),
+        raising=False)
+    with pytest.raises(UnreadableFileError, match=r"model-00001.safetensors: Permission denied"):
+        run(store, model_dir, cache_path)
+    assert keys(s3) == []
 
 
-def test_symlinked_files_are_uploaded_under_the_link_name(s3, store, tmp_path, cache_path):
-    """Hugging Face snapshots are directories of symlinks into a blob store."""
+def test_symlinked_snapshots_upload_under_the_link_names(s3, store, tmp_path, cache_path):
     (tmp_path / "blobs").mkdir()
     (tmp_path / "blobs" / "abc123").write_bytes(b"weights")
     (tmp_path / "snapshot").mkdir()
     os.symlink(tmp_path / "blobs" / "abc123", tmp_path / "snapshot" / "model.safetensors")
     os.symlink(tmp_path / "snapshot", tmp_path / "snapshot" / "loop")  # a cycle is skipped
-
-    result = sync_directory(store, str(tmp_path / "snapshot"), PREFIX, cache_path=cache_path)
-
+    result = upload_version(store, str(tmp_path / "snapshot"), ROOT, cache_path=cache_path)
     assert result.uploaded == ["model.safetensors"]
-    assert remote_bytes(s3, "model.safetensors") == b"weights"
+    assert body(s3, f"{ROOT}/{result.version}/model.safetensors") == b"weights"
 
 
-def test_missing_bucket(s3, model_dir, cache_path):
-    with (
-        S3Store("no-such-bucket", region="us-east-1") as missing,
-        pytest.raises(BucketNotFoundError, match=r"bucket s3://no-such-bucket does not exist"),
-    ):
-        sync_directory(missing, model_dir, PREFIX, cache_path=cache_path)
+def test_bucket_errors_name_the_bucket(s3, store, model_dir, cache_path):
+    with S3Store("no-such-bucket", region="us-east-1") as missing, \
+            pytest.raises(BucketNotFoundError, match=r"bucket s3://no-such-bucket does not exist"):
+        run(missing, model_dir, cache_path)
 
-
-def test_read_only_bucket_fails_on_the_probe_before_any_upload(s3, store, model_dir, cache_path):
     denied: list[str] = []
 
     def deny_writes(model, **_):
-        if model.name in ("PutObject", "CreateMultipartUpload", "DeleteObjects"):
+        if model.name in ("PutObject", "CreateMultipartUpload", "UploadPart"):
             denied.append(model.name)
-            return AWSResponse("http://denied", 403, {}, None), {"Error": {"Code": "AccessDenied", "Message": "no"}}
+            return AWSResponse("http://x", 403, {}, None), {"Error": {"Code": "AccessDenied", "Message": "no"}}
         return None
 
     store._client.meta.events.register("before-call.s3", deny_writes)
     with pytest.raises(BucketNotWritableError, match=r"bucket s3://model-bucket is not writable .*AccessDenied"):
         run(store, model_dir, cache_path)
-    assert denied == ["PutObject"]  # the probe, and nothing after it
-    assert remote_keys(s3) == []
+    assert denied == ["PutObject"] and keys(s3) == []  # the probe, and nothing after it
 
 
-def test_missing_credentials(model_dir, cache_path, monkeypatch, tmp_path):
+def test_missing_aws_credentials(model_dir, cache_path, monkeypatch, tmp_path):
+    import boto3
+
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
-    # A fresh session resolves credentials again (the default one may have cached moto's).  They are
-    # resolved before a request is sent, so the closed loopback port is never reached.
     client = boto3.session.Session().client("s3", region_name="us-east-1", endpoint_url="http://127.0.0.1:9")
-    with (
-        S3Store(BUCKET, client=client) as anonymous,
-        pytest.raises(BucketAccessError, match=r"no usable AWS credentials"),
-    ):
-        sync_directory(anonymous, model_dir, PREFIX, cache_path=cache_path)
+    with S3Store(BUCKET, client=client) as anonymous, \
+            pytest.raises(BucketConfigError, match=r"no usable AWS credentials"):
+        run(anonymous, model_dir, cache_path)
 
 
-def test_deleting_at_the_bucket_root_is_refused(store, model_dir, cache_path):
-    with pytest.raises(InvalidURLError, match=r"refusing to delete removed files at the root of s3://model-bucket/"):
-        sync_directory(store, model_dir, "", cache_path=cache_path)
+def test_manifest_parsing_refuses_unsafe_entries():
+    good = Manifest.of([manifest_mod.ManifestEntry("a/b", 1, "0" * 64)])
+    assert Manifest.from_json_bytes(good.to_json_bytes()) == good
+    for path in ("../etc/passwd", "/abs", "a//b"):
+        bad = json.dumps({"version": 1, "files": [{"path": path, "size": 1, "sha256": "0" * 64}]}).encode()
+        with pytest.raises(ValueError, match="malformed"):
+            Manifest.from_json_bytes(bad)
 
 
-# --------------------------------------------------------------------- manifest, cache, URL, CLI
-
-
-def test_local_manifest_uses_a_cache_outside_the_model_dir(model_dir):
-    before = sorted(os.listdir(model_dir))
-    manifest = local_manifest(model_dir)
-    assert os.path.exists(sync.default_cache_path(model_dir))
-    assert not sync.default_cache_path(model_dir).startswith(model_dir)
-    assert sorted(os.listdir(model_dir)) == before
-    assert sync.Manifest.from_json_bytes(manifest.to_json_bytes()) == manifest
-    assert manifest.digest == local_manifest(model_dir).digest
-
-
-def test_corrupt_cache_is_ignored(model_dir, cache_path):
-    os.makedirs(os.path.dirname(cache_path))
-    with open(cache_path, "w") as f:
-        f.write("{not json")
-    assert local_manifest(model_dir, cache_path=cache_path).total_bytes > 0
-    assert json.loads(Path(cache_path).read_text())["version"] == 1
-
-
-@pytest.mark.parametrize(
-    "url, expected",
-    [
-        ("s3://bucket/a/b/", ("s3", "bucket", "a/b")),
-        ("oss://bucket", ("oss", "bucket", "")),
-        ("s3://bucket/", ("s3", "bucket", "")),
-    ],
-)
+@pytest.mark.parametrize("url, expected", [("s3://bucket/a/b/", ("s3", "bucket", "a/b")),
+                                           ("oss://bucket", ("oss", "bucket", ""))])
 def test_parse_store_url(url, expected):
     assert parse_store_url(url) == expected
 
 
 @pytest.mark.parametrize("url", ["gs://bucket/x", "s3:/bucket", "bucket/x", "s3:///x"])
 def test_parse_store_url_rejects(url):
-    with pytest.raises(InvalidURLError, match=r"must look like s3://bucket/prefix"):
+    with pytest.raises(InvalidArgumentError, match=r"must look like s3://bucket/prefix"):
         parse_store_url(url)
-
-
-def test_cli_uploads_and_prints_a_summary(s3, model_dir, capsys, monkeypatch):
-    code = sync.main([model_dir, f"s3://{BUCKET}/{PREFIX}", "--region", "us-east-1", "--exclude", "original/*"])
-    assert code == 0
-    summary = json.loads(capsys.readouterr().out)
-    assert summary["uploaded"] == 3 and summary["file_count"] == 3
-    assert summary["manifest_url"] == f"s3://{BUCKET}/{PREFIX}/{MANIFEST_NAME}"
-    assert summary["manifest_digest"] == sha256(remote_bytes(s3, MANIFEST_NAME))
-
-
-def test_cli_reports_errors_without_a_traceback(s3, tmp_path, capsys):
-    code = sync.main([str(tmp_path / "missing"), f"s3://{BUCKET}/{PREFIX}", "--region", "us-east-1"])
-    assert code == 2
-    assert capsys.readouterr().err.strip() == f"error: model source directory {tmp_path / 'missing'} does not exist"
 
 
 # ------------------------------------------------------------------------------------------ OSS
 
 
-class FakeOssBucket:
-    """The subset of ``oss2.Bucket`` that OssStore and ``oss2.resumable_upload`` call."""
-
-    bucket_name = BUCKET
-
-    def __init__(self) -> None:
-        self.objects: dict[str, tuple[bytes, dict[str, str]]] = {}
-        self.calls: list[str] = []
-        self.deny_writes = False
-        self._uploads: dict[str, dict[int, bytes]] = {}
-        self._upload_headers: dict[str, dict[str, str]] = {}
-        self._ids = itertools.count()
-        self._lock = threading.Lock()
-
-    def _record(self, name: str) -> None:
-        with self._lock:
-            self.calls.append(name)
-        if self.deny_writes and name in ("put_object", "init_multipart_upload", "batch_delete_objects"):
-            raise oss2.exceptions.AccessDenied(403, {}, b"", {"Code": "AccessDenied", "Message": "denied"})
-
-    def get_object(self, key):
-        self._record("get_object")
-        if key not in self.objects:
-            raise oss2.exceptions.NoSuchKey(404, {}, b"", {"Code": "NoSuchKey"})
-        return io.BytesIO(self.objects[key][0])
-
-    def put_object(self, key, data, headers=None, progress_callback=None):
-        self._record("put_object")
-        body = data if isinstance(data, bytes) else data.read()
-        self.objects[key] = (body, dict(headers or {}))
-
-    def head_object(self, key, headers=None, params=None):
-        self._record("head_object")
-        if key not in self.objects:
-            raise oss2.exceptions.NotFound(404, {}, b"", {})
-        body, object_headers = self.objects[key]
-        return SimpleNamespace(content_length=len(body), headers=object_headers)
-
-    def list_objects_v2(self, prefix="", continuation_token="", max_keys=100, **_):
-        self._record("list_objects_v2")
-        keys = sorted(key for key in self.objects if key.startswith(prefix))
-        start = int(continuation_token or 0)
-        page = keys[start : start + max_keys]
-        return SimpleNamespace(
-            object_list=[SimpleNamespace(key=key, size=len(self.objects[key][0])) for key in page],
-            prefix_list=[],
-            is_truncated=start + max_keys < len(keys),
-            next_continuation_token=str(start + max_keys),
-        )
-
-    def batch_delete_objects(self, key_list, headers=None):
-        self._record("batch_delete_objects")
-        for key in key_list:
-            self.objects.pop(key, None)
-
-    def init_multipart_upload(self, key, headers=None, params=None):
-        self._record("init_multipart_upload")
-        upload_id = f"upload-{next(self._ids)}"
-        self._uploads[upload_id] = {}
-        self._upload_headers[upload_id] = dict(headers or {})
-        return SimpleNamespace(upload_id=upload_id)
-
-    def upload_part(self, key, upload_id, part_number, data, progress_callback=None, headers=None):
-        self._record("upload_part")
-        body = data.read()
-        with self._lock:
-            self._uploads[upload_id][part_number] = body
-        return SimpleNamespace(etag=sha256(body), crc=None)
-
-    def list_parts(self, key, upload_id, marker="", max_parts=1000, headers=None):
-        return SimpleNamespace(parts=[], is_truncated=False, next_marker="")
-
-    def complete_multipart_upload(self, key, upload_id, parts, headers=None):
-        self._record("complete_multipart_upload")
-        assert sorted(part.part_number for part in parts) == sorted(self._uploads[upload_id])
-        body = b"".join(self._uploads[upload_id][n] for n in sorted(self._uploads[upload_id]))
-        self.objects[key] = (body, self._upload_headers.pop(upload_id))
-
-
 @pytest.fixture
 def oss_bucket() -> FakeOssBucket:
-    return FakeOssBucket()
+    return FakeOssBucket(BUCKET)
 
 
 @pytest.fixture
-def oss_store(oss_bucket, tmp_path) -> OssStore:
-    return OssStore(
-        BUCKET,
-        oss_bucket=oss_bucket,
-        multipart_threshold=256 * 1024,
-        part_size=100 * 1024,
-        part_threads=3,
-        resume_dir=str(tmp_path / "oss-resume"),
-    )
+def oss_store(oss_bucket) -> OssStore:
+    return OssStore(BUCKET, oss_bucket=oss_bucket)
 
 
-def test_oss_sync_uses_resumable_multipart_for_big_files(oss_bucket, oss_store, model_dir, cache_path):
-    result = sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path)
-
-    assert len(result.uploaded) == 4
-    weights = Path(model_dir, "weights/model-00001.safetensors").read_bytes()
-    body, headers = oss_bucket.objects[PREFIX + "/weights/model-00001.safetensors"]
-    assert body == weights and headers["x-oss-meta-sha256"] == sha256(weights)
-    assert oss_bucket.calls.count("init_multipart_upload") == 1  # only the 300 kB file
-    assert oss_bucket.calls.count("upload_part") == 3  # 300,000 bytes in 100 KiB parts
-    manifest = oss_bucket.objects[PREFIX + "/" + MANIFEST_NAME][0]
-    assert sha256(manifest) == result.manifest_digest
+@pytest.mark.parametrize("endpoint", ["oss-cn-hangzhou.aliyuncs.com", "oss-cn-hangzhou-internal.aliyuncs.com",
+                                      "https://oss-cn-hangzhou.aliyuncs.com", None])
+def test_oss_requests_go_over_https(endpoint, monkeypatch):
+    monkeypatch.setenv("ALICLOUD_ACCESS_KEY", "id")
+    monkeypatch.setenv("ALICLOUD_SECRET_KEY", "secret")
+    oss, _ = store_for_url("oss://bucket-x/models", region="cn-hangzhou", endpoint=endpoint)
+    assert oss.endpoint.startswith("https://") and oss._bucket.region == "cn-hangzhou"
 
 
-def test_oss_noop_and_incremental_runs(oss_bucket, oss_store, model_dir, cache_path):
-    sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path)
+def test_plain_http_is_refused_unless_allowed(monkeypatch):
+    monkeypatch.setenv("ALICLOUD_ACCESS_KEY", "id")
+    monkeypatch.setenv("ALICLOUD_SECRET_KEY", "secret")
+    with pytest.raises(InvalidArgumentError, match=r"--endpoint 'http://oss-cn-hangzhou.aliyuncs.com': use https://"):
+        store_for_url("oss://bucket-x/m", region="cn-hangzhou", endpoint="http://oss-cn-hangzhou.aliyuncs.com")
+    with pytest.raises(InvalidArgumentError, match=r"plain http:// is refused"):
+        store_for_url("s3://bucket-x/m", region="us-east-1", endpoint="http://127.0.0.1:9000")
+    oss, _ = store_for_url("oss://bucket-x/m", endpoint="http://127.0.0.1:9000", region="cn-hangzhou", allow_http=True)
+    assert oss.endpoint == "http://127.0.0.1:9000"
+    with pytest.raises(InvalidArgumentError, match=r"needs --region"):
+        store_for_url("oss://bucket-x/models")
+
+
+def test_oss_upload_noop_and_resume_from_listed_parts(oss_bucket, oss_store, model_dir, cache_path):
+    oss_bucket.parts_left = 1
+    with pytest.raises(StopAfterParts):
+        run(oss_store, model_dir, cache_path, concurrency=1)
+    (upload_id,) = oss_bucket.uploads
+
+    oss_bucket.parts_left = None
     oss_bucket.calls.clear()
-    assert sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path).uploaded == []
+    result = run(oss_store, model_dir, cache_path)
+
+    assert result.parts_resumed == 1 and oss_bucket.calls.count("upload_part") == 2
+    assert oss_bucket.calls.count("init_multipart_upload") == 0 and oss_bucket.uploads == {}
+    shard, headers = oss_bucket.objects[f"{ROOT}/{result.version}/weights/model-00001.safetensors"]
+    assert shard == Path(model_dir, "weights/model-00001.safetensors").read_bytes()
+    assert headers["x-oss-meta-sha256"] == sha256(shard) and upload_id
+
+    oss_bucket.calls.clear()
+    assert run(oss_store, model_dir, cache_path).uploaded == []
     assert oss_bucket.calls == ["get_object", "list_objects_v2"]
 
-    os.remove(os.path.join(model_dir, "config.json"))
-    with open(os.path.join(model_dir, "tokenizer.json"), "wb") as f:
-        f.write(b"[]")
-    result = sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path)
-    assert result.uploaded == ["tokenizer.json"] and result.deleted == ["config.json"]
-    assert oss_bucket.objects[PREFIX + "/tokenizer.json"][0] == b"[]"
-    assert PREFIX + "/config.json" not in oss_bucket.objects
 
-
-def test_oss_errors_name_the_bucket(oss_bucket, oss_store, model_dir, cache_path, monkeypatch):
+def test_oss_errors_name_the_bucket_and_deletes_are_checked(oss_bucket, oss_store, model_dir, cache_path, monkeypatch):
     oss_bucket.deny_writes = True
     with pytest.raises(BucketNotWritableError, match=r"bucket oss://model-bucket is not writable"):
-        sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path)
-    assert oss_bucket.calls.count("put_object") == 1  # the probe only
-
-    def no_bucket(key):
-        raise oss2.exceptions.NoSuchBucket(404, {}, b"", {"Code": "NoSuchBucket", "Message": "gone"})
-
-    monkeypatch.setattr(oss_bucket, "get_object", no_bucket)
-    with pytest.raises(BucketNotFoundError, match=r"bucket oss://model-bucket does not exist"):
-        sync_directory(oss_store, model_dir, PREFIX, cache_path=cache_path)
+        run(oss_store, model_dir, cache_path)
+    oss_bucket.deny_writes = False
+    monkeypatch.setattr(oss_bucket, "batch_delete_objects", lambda keys, headers=None: type("R", (), {
+        "deleted_keys": list(keys)[1:]})())
+    with pytest.raises(BucketAccessError, match=r"OSS did not delete 1 object\(s\), first oss://model-bucket/a"):
+        oss_store.delete(["a", "b"])
 
 
-def test_oss_store_needs_a_region(monkeypatch):
-    monkeypatch.setenv("OSS_ACCESS_KEY_ID", "id")
-    monkeypatch.setenv("OSS_ACCESS_KEY_SECRET", "secret")
-    with pytest.raises(InvalidURLError, match=r"oss://bucket-x needs a region"):
-        store_for_url("oss://bucket-x/models")
-    store, prefix = store_for_url("oss://bucket-x/models", endpoint="https://oss-cn-beijing-internal.aliyuncs.com")
-    assert prefix == "models" and store.url(prefix) == "oss://bucket-x/models"
-    assert store._bucket.region == "cn-beijing"
-
-
-def _clear_alibaba_env(monkeypatch) -> None:
-    for names in (*sync._OSS_STATIC_ENV, sync._RRSA_ENV):
+def test_oss_credentials(monkeypatch):
+    for names in oss._OSS_STATIC_ENV:
         for name in names:
             monkeypatch.delenv(name, raising=False)
-
-
-def test_oss_credentials_from_static_env(monkeypatch):
-    _clear_alibaba_env(monkeypatch)
     monkeypatch.setenv("ALICLOUD_ACCESS_KEY", "key-id")
     monkeypatch.setenv("ALICLOUD_SECRET_KEY", "key-secret")
-    credentials = sync._oss_credentials_provider("cn-hangzhou").get_credentials()
-    assert (credentials.access_key_id, credentials.access_key_secret) == ("key-id", "key-secret")
+    static = oss.AlibabaCredentials(chain=object()).get_credentials()
+    assert (static.access_key_id, static.access_key_secret) == ("key-id", "key-secret")
+    monkeypatch.delenv("ALICLOUD_ACCESS_KEY")
 
+    class Chain:
+        def get_credentials(self):
+            return type("C", (), {"get_access_key_id": lambda s: "STS.id", "get_access_key_secret": lambda s: "sec",
+                                  "get_security_token": lambda s: "tok"})()
 
-def test_oss_credentials_from_rrsa(monkeypatch, tmp_path):
-    pytest.importorskip("alibabacloud_credentials")
-    _clear_alibaba_env(monkeypatch)
-    monkeypatch.setenv("ALIBABA_CLOUD_ROLE_ARN", "acs:ram::123:role/model-sync")
-    monkeypatch.setenv("ALIBABA_CLOUD_OIDC_PROVIDER_ARN", "acs:ram::123:oidc-provider/ack-rrsa")
-    monkeypatch.setenv("ALIBABA_CLOUD_OIDC_TOKEN_FILE", str(tmp_path / "token"))
-    provider = sync._oss_credentials_provider("cn-hangzhou")
-    assert isinstance(provider, sync._RrsaCredentialsProvider)
+    sts = oss.AlibabaCredentials(chain=Chain()).get_credentials()
+    assert (sts.access_key_id, sts.security_token) == ("STS.id", "tok")
 
-    sts = SimpleNamespace(
-        get_access_key_id=lambda: "STS.id", get_access_key_secret=lambda: "secret", get_security_token=lambda: "token"
-    )
-    monkeypatch.setattr(provider._provider, "get_credentials", lambda: sts)
-    credentials = provider.get_credentials()
-    assert (credentials.access_key_id, credentials.security_token) == ("STS.id", "token")
+    class Empty:
+        def get_credentials(self):
+            raise RuntimeError("unable to load credentials from any of the providers in the chain")
 
+    with pytest.raises(BucketConfigError, match=r"no Alibaba Cloud credentials: set ALIBABA_CLOUD_ACCESS_KEY_ID"):
+        oss.AlibabaCredentials(chain=Empty()).get_credentials()
+    from alibabacloud_credentials.provider import DefaultCredentialsProvider
 
-def test_oss_without_credentials(monkeypatch):
-    _clear_alibaba_env(monkeypatch)
-    with pytest.raises(BucketAccessError, match=r"no Alibaba Cloud credentials.*RRSA"):
-        store_for_url("oss://bucket-x/models", region="cn-hangzhou")
+    assert isinstance(oss.AlibabaCredentials()._chain, DefaultCredentialsProvider)
