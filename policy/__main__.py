@@ -1,71 +1,49 @@
 """kserve-fluid-guardrails: the policy pack behind `pulumi preview --policy-pack policy`.
 
-Each policy is a thin wrapper around one pure rule of rules.py (see there for what is enforced and
-why); every policy is mandatory, so a violation fails the preview or the update.
+The CLI runs this directory with the pack's own Python (`python policy/`, this directory first on
+sys.path) and talks to it over gRPC. Each guardrail of rules/ becomes one mandatory policy:
 
-What each rule is given:
+* resource rules -> ResourceValidationPolicy: judged on each resource before it is created or updated;
+* stack rules -> StackValidationPolicy: judged once on all resources, after a preview or an update.
 
-* ``props``: the resource inputs as plain data. Values the engine does not know yet (preview) become
-  ``rules.UNKNOWN`` instead of making the whole policy "not runnable during preview".
-* ``protect``: ``args.opts.protect``.
-* ``stack_env``: the stack's own ``kserve-fluid:environment``. The engine passes the stack config to
-  the pack (the ``PULUMI_CONFIG`` environment variable) and pulumi-policy loads it into
-  ``pulumi.Config`` before each analysis; unset means ``dev``, the project default in Pulumi.yaml.
-  (``args.get_config()`` is the *policy* config of ``--policy-pack-config``, not the stack's.)
-* ``secret_keys``: which inputs reached the engine as Pulumi secrets. pulumi-policy strips the secret
-  envelopes before a validation policy sees ``args.props`` (``deserialize_properties`` with
-  ``proxy_secrets=False`` in its Analyze), so secrecy cannot be read from the props. The pack wraps
-  that one deserializer: string values inside a secret envelope become ``SecretString`` -- still a
-  ``str`` to every rule -- and their paths become ``secret_keys``. This touches pulumi-policy
-  internals, hence the exact pin in requirements.txt; tests/test_policy_rules.py drives the SDK's
-  real Analyze path so an upgrade that breaks it fails the tests instead of silently passing secrets.
+Only pulumi-policy's public API is used. What a rule is given:
+
+* ``Resource``: type, name, URN, the properties as plain data (values the engine does not know yet, during
+  a preview, become ``rules.UNKNOWN`` instead of making the whole policy "not runnable during preview"),
+  the `protect` option and, for stack rules, which resources each property was computed from;
+* ``Context``: the values of the project's secret config keys (the engine hands the stack's decrypted
+  config to the pack in PULUMI_CONFIG, and pulumi-policy loads it into the Pulumi runtime before each
+  analysis; a credential equal to one of them came from `pulumi config set --secret`), and whether the
+  *policy* config -- set by whoever enforces the pack, not by the stack -- declares this stack durable
+  (``durable-data-is-protected: {durableStacks: [patterns]}``).
+
+Which inputs are Pulumi secrets is deliberately not used: the Kubernetes SDKs mark every Secret's data
+secret, so secrecy says nothing about where a credential came from (docs/guardrails.md).
+tests/test_policy_pack.py starts this file the way the CLI does and drives it over gRPC.
 """
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import pulumi
-import pulumi_policy.deserialize as sdk_deserialize
-import pulumi_policy.policy as sdk_policy
+import pulumi.runtime
 import rules  # the CLI runs the pack with this directory first on sys.path
 from pulumi_policy import (
     EnforcementLevel,
     Policy,
+    PolicyConfigSchema,
     PolicyPack,
+    PolicyResource,
     ReportViolation,
     ResourceValidationArgs,
     ResourceValidationPolicy,
+    StackValidationArgs,
+    StackValidationPolicy,
 )
 from pulumi_policy.proxy import UnknownValueError
+from rules.credentials import SECRET_CONFIG_KEYS
 
 PACK_NAME = "kserve-fluid-guardrails"
-PROJECT = "kserve-fluid"
-
-
-class SecretString(str):
-    """A string input that the engine received as a Pulumi secret."""
-
-
-def _mark_secrets(value: Any, secret: bool = False) -> Any:
-    """Wire-format properties without secret envelopes; strings that were inside one become SecretString."""
-    if isinstance(value, dict):
-        if value.get(sdk_deserialize.SPECIAL_SIG_KEY) == sdk_deserialize.SPECIAL_SECRET_SIG:
-            return _mark_secrets(value.get("value"), True)
-        if sdk_deserialize.SPECIAL_SIG_KEY in value:  # assets and archives: left to the SDK
-            return value
-        return {k: _mark_secrets(v, secret) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_mark_secrets(v, secret) for v in value]
-    return SecretString(value) if secret and isinstance(value, str) else value
-
-
-def deserialize_marking_secrets(props: dict[str, Any], proxy_secrets: bool = False) -> Any:
-    """Drop-in for pulumi-policy's deserialize_properties that keeps secrecy visible (see module doc).
-
-    Remediations (``proxy_secrets=True``) get the SDK's own secret proxies, unchanged.
-    """
-    return sdk_deserialize.deserialize_properties(props if proxy_secrets else _mark_secrets(props), proxy_secrets)
 
 
 def known_values(value: Any) -> Any:
@@ -84,27 +62,53 @@ def _known_item(container: Any, key: Any) -> Any:
         return rules.UNKNOWN
 
 
-def stack_environment() -> str:
-    return pulumi.Config(PROJECT).get("environment") or "dev"
+def context(policy_config: Mapping[str, Any], urn: str) -> rules.Context:
+    """The secret config values of the stack being analyzed (pulumi-policy loads the config per call) and
+    whether the policy config declares the stack (named in every URN) durable."""
+    secrets = frozenset(v for key in SECRET_CONFIG_KEYS if (v := pulumi.runtime.get_config(key)))
+    patterns = policy_config.get(rules.DURABLE_STACKS_KEY) or ()
+    return rules.Context(secrets, durable=rules.declared_durable(rules.stack_of(urn), patterns))
 
 
-def _policy(guardrail: rules.Guardrail) -> ResourceValidationPolicy:
+DURABLE_STACKS_SCHEMA = PolicyConfigSchema(properties={rules.DURABLE_STACKS_KEY: {
+    "type": "array", "items": {"type": "string"}, "default": [],
+    "description": "Stack-name patterns whose data is durable whatever the stack sets (no forceDestroy).",
+}})
+
+
+def _resource_policy(guardrail: rules.Guardrail[rules.ResourceRule]) -> ResourceValidationPolicy:
     def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
-        props = known_values(args.props)
-        secret_keys = rules.secret_paths(props, lambda v: isinstance(v, SecretString))
-        for message in guardrail.check(args.resource_type, props, protect=bool(args.opts.protect),
-                                       stack_env=stack_environment(), secret_keys=secret_keys):
+        resource = rules.Resource(args.resource_type, args.name, known_values(args.props),
+                                  protect=bool(args.opts.protect), urn=args.urn)
+        for message in guardrail.check(resource, context(args.get_config(), args.urn)):
             report_violation(message, None)
 
     return ResourceValidationPolicy(name=guardrail.name, description=guardrail.description, validate=validate)
 
 
-POLICIES: list[Policy] = [_policy(g) for g in rules.GUARDRAILS]
+def _as_resource(r: PolicyResource) -> rules.Resource:
+    dependencies = {prop: tuple(d.urn for d in deps) for prop, deps in r.property_dependencies.items()}
+    return rules.Resource(r.resource_type, r.name, known_values(r.props), protect=bool(r.opts.protect), urn=r.urn,
+                          property_dependencies=dependencies)
+
+
+def _stack_policy(guardrail: rules.Guardrail[rules.StackRule]) -> StackValidationPolicy:
+    def validate(args: StackValidationArgs, report_violation: ReportViolation) -> None:
+        resources = [_as_resource(r) for r in args.resources]
+        stack_context = context(args.get_config(), next((r.urn for r in resources if r.urn), ""))
+        for finding in guardrail.check(resources, stack_context):
+            report_violation(finding.message, finding.resource.urn if finding.resource else None)
+
+    schema = DURABLE_STACKS_SCHEMA if guardrail.name == rules.DURABLE_STACKS_POLICY else None
+    return StackValidationPolicy(name=guardrail.name, description=guardrail.description, validate=validate,
+                                 config_schema=schema)
+
+
+POLICIES: list[Policy] = [*map(_resource_policy, rules.GUARDRAILS), *map(_stack_policy, rules.STACK_GUARDRAILS)]
 
 
 def main() -> None:
-    """Serve the pack to the engine (blocks until the engine stops it)."""
-    sdk_policy.deserialize_properties = deserialize_marking_secrets
+    """Serve the pack to the engine (prints the port, then blocks until the engine stops it)."""
     PolicyPack(name=PACK_NAME, enforcement_level=EnforcementLevel.MANDATORY, policies=POLICIES)
 
 
