@@ -12,7 +12,7 @@ import json
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -22,7 +22,7 @@ from typing import Any, Self
 from urllib.parse import parse_qs, urlsplit
 
 from tools.coldstart.endpoint import CompletionResult, Endpoint
-from tools.coldstart.pods import ContainerInfo, PodEvent, PodSnapshot
+from tools.coldstart.pods import ContainerInfo, NodeInfo, PodEvent, PodSnapshot
 
 T0 = datetime(2025, 3, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -32,9 +32,20 @@ def at(seconds: float, base: datetime = T0) -> datetime:
     return base + timedelta(seconds=seconds)
 
 
+#: When the nodes that a script does not create joined the cluster.
+OLD_NODE = T0 - timedelta(days=1)
+
+
 @dataclass(frozen=True)
 class ColdStart:
-    """A scripted cold start: milestone offsets in seconds from the request, on the server clock."""
+    """A scripted cold start: milestone offsets in seconds from the request, as the cluster would
+    record them (the API server's clock for ``created``/``scheduled``, the node's for the rest).
+
+    ``mounted`` is the kubelet's first image event (volumes are mounted before it); with init
+    containers, their image is pulled until ``init_pulled``, they run from ``init_started`` to
+    ``initialized``; ``pulling`` is the model-server image's Pulling event (when not cached).
+    ``restarted`` is when kserve-container runs again after a crash.
+    """
 
     created: float = 1.0
     scheduled: float = 2.0
@@ -45,37 +56,100 @@ class ColdStart:
     init_containers: tuple[str, ...] = ()
     image_cached: bool = True
     scale_up: bool = False
+    mounted: float | None = None
+    init_pulled: float | None = None
+    init_started: float | None = None
+    pulling: float | None = None
+    failed_scheduling: str = ""
+    restarted: float | None = None
+    init_image_cached: bool | None = None  # default: image_cached
+    node: str = "gpu-node-1"
+    instance_type: str = "g5.8xlarge"
 
-    def pod(self, name: str, base: datetime) -> PodSnapshot:
+    @property
+    def first_image_event(self) -> float:
+        if self.mounted is not None:
+            return self.mounted
+        return self.scheduled if self.init_containers else (self.pulling if self.pulling is not None else self.pulled)
+
+    def pod(self, name: str, base: datetime, node_skew: float = 0.0) -> PodSnapshot:
+        """The pod as listed after the cold start; ``base`` is the request time on the API server's
+        clock, and the node's clock is ``node_skew`` ahead of it."""
+
+        def node(seconds: float) -> datetime:
+            return at(seconds + node_skew, base)
+
+        init = tuple(
+            ContainerInfo(c, node(self._init_started), finished_at=node(self.initialized), image=f"kserve/{c}:v0.15")
+            for c in self.init_containers
+        )
+        model = ContainerInfo("kserve-container", node(self.started), image="vllm/vllm-openai:v0.8.5")
+        if self.restarted is not None:
+            model = replace(
+                model, started_at=node(self.restarted), restart_count=1, previous_started_at=node(self.started)
+            )
         return PodSnapshot(
             name=name,
             created=at(self.created, base),
             conditions={
                 "PodScheduled": at(self.scheduled, base),
-                "Initialized": at(self.initialized, base),
-                "ContainersReady": at(self.ready, base),
-                "Ready": at(self.ready, base),
+                "Initialized": node(self.initialized),
+                "ContainersReady": node(self.ready),
+                "Ready": node(self.ready),
             },
-            init_containers=self.init_containers,
-            containers=(
-                ContainerInfo("kserve-container", at(self.started, base)),
-                ContainerInfo("queue-proxy", at(self.started, base)),
-            ),
+            init_containers=init,
+            containers=(model, ContainerInfo("queue-proxy", node(self.started), image="knative/queue:1.17")),
             component="predictor",
-            node_name="gpu-node-1",
+            node_name=self.node,
         )
 
-    def events(self, base: datetime) -> list[PodEvent]:
-        events = [PodEvent("Scheduled", "Successfully assigned", at(self.scheduled, base))]
+    @property
+    def _init_pulled(self) -> float:
+        return self.init_pulled if self.init_pulled is not None else self.first_image_event
+
+    @property
+    def _init_started(self) -> float:
+        return self.init_started if self.init_started is not None else self._init_pulled
+
+    def events(self, base: datetime, node_skew: float = 0.0) -> list[PodEvent]:
+        """What the scheduler, the autoscaler and the kubelet report about the pod. Kubelet events
+        carry the node's time and are stored by the API server at its own."""
+        def api(reason: str, message: str, seconds: float, source: str) -> PodEvent:
+            return PodEvent(reason, message, at(seconds, base), source=source, stored=at(seconds, base))
+
+        def kubelet(reason: str, message: str, seconds: float, container: str, init: bool = False) -> PodEvent:
+            path = f"spec.{'initContainers' if init else 'containers'}{{{container}}}"
+            return PodEvent(reason, message, at(seconds + node_skew, base), path, "kubelet", at(seconds, base))
+
+        def image(container: str, pulled: float, pulling: float, init: bool = False) -> list[PodEvent]:
+            cached = self.init_image_cached if init and self.init_image_cached is not None else self.image_cached
+            if cached:
+                return [kubelet("Pulled", f'Container image "{container}" already present on machine', pulled,
+                                container, init)]
+            return [
+                kubelet("Pulling", f'Pulling image "{container}"', pulling, container, init),
+                kubelet("Pulled", f'Successfully pulled image "{container}" in {pulled - pulling:.1f}s', pulled,
+                        container, init),
+            ]
+
+        assigned = f"Successfully assigned models/pod to {self.node}"
+        events = [api("Scheduled", assigned, self.scheduled, "default-scheduler")]
+        if self.scale_up or self.failed_scheduling:
+            message = self.failed_scheduling or "0/3 nodes are available: 3 Insufficient nvidia.com/gpu."
+            events.append(api("FailedScheduling", message, self.created, "default-scheduler"))
         if self.scale_up:
             scale_up = "pod triggered scale-up: [{gpu 0->1 (max: 2)}]"
-            events.append(PodEvent("TriggeredScaleUp", scale_up, at(self.created + 1, base)))
-        message = (
-            'Container image "kserve/vllm:0.6" already present on machine'
-            if self.image_cached
-            else 'Successfully pulled image "kserve/vllm:0.6" in 25.1s'
+            events.append(api("TriggeredScaleUp", scale_up, self.created + 1, "cluster-autoscaler"))
+        for name in self.init_containers[:1]:
+            events += image(name, self._init_pulled, self.first_image_event, init=True)
+            events.append(kubelet("Started", f"Started container {name}", self._init_started, name, init=True))
+        pulling = self.pulling if self.pulling is not None else (
+            self.initialized if self.init_containers else self.first_image_event
         )
-        events.append(PodEvent("Pulled", message, at(self.pulled, base), "spec.containers{kserve-container}"))
+        events += image("kserve-container", self.pulled, pulling)
+        events.append(kubelet("Started", "Started container kserve-container", self.started, "kserve-container"))
+        events += image("queue-proxy", self.started, self.started)
+        events.append(kubelet("Started", "Started container queue-proxy", self.started, "queue-proxy"))
         return events
 
 
@@ -105,7 +179,7 @@ class FakeClock:
 @dataclass
 class _Isvc:
     obj: dict[str, Any]
-    script: ColdStart
+    scripts: tuple[ColdStart, ...]
     pods: list[PodSnapshot] = field(default_factory=list)
     events: list[PodEvent] = field(default_factory=list)
     visible_polls: int | None = None  # list_pods calls that still see the pods (None: forever)
@@ -117,38 +191,48 @@ class FakeCluster:
     """A ``Cluster`` whose InferenceServices scale from zero when ``on_request`` is called.
 
     ``skew`` is how far the API server clock runs ahead of the client (applied to every pod
-    timestamp); ``measured_offset`` is what ``clock_offset`` reports (defaults to ``skew``).
+    timestamp); ``measured_offset`` is what ``clock_offset`` reports (defaults to ``skew``);
+    ``node_skew`` is how far the nodes' clocks run ahead of the API server's.
+    Each InferenceService has a script, or a list of them used one per request (the last repeats).
     After a request, the first ``ready_after_polls`` looks at the pod see it not Ready, the next
     one sees it Ready, and ``busy_polls`` more still see it before it is scaled away.
     ``initial_pods`` makes an InferenceService start with a warm pod that disappears after that
-    many ``list_pods`` calls (None: it never does).
+    many ``list_pods`` calls (None: it never does); ``leftovers`` are pods that stay listed for
+    ever (evicted ones). ``contended`` records every request that arrived while another
+    InferenceService still had a pod, which on a one-GPU pool waits for it to go.
     """
 
     def __init__(
         self,
-        scripts: Mapping[str, ColdStart],
+        scripts: Mapping[str, ColdStart | Sequence[ColdStart]],
         *,
         namespace: str = "models",
         skew: float = 0.0,
         measured_offset: float | None = None,
+        node_skew: float = 0.0,
         busy_polls: int = 1,
         objects: Mapping[str, dict[str, Any]] | None = None,
         initial_pods: Mapping[str, int | None] | None = None,
         ready_after_polls: int = 0,
+        leftovers: Mapping[str, Sequence[PodSnapshot]] | None = None,
     ) -> None:
         self.namespace = namespace
         self.skew = skew
         self.measured_offset = skew if measured_offset is None else measured_offset
+        self.node_skew = node_skew
         self.ready_after_polls = ready_after_polls
         self.busy_polls = busy_polls
+        self.leftovers = {k: list(v) for k, v in (leftovers or {}).items()}
+        self.nodes: dict[str, NodeInfo] = {}
         self.calls: list[str] = []
+        self.contended: list[tuple[str, tuple[str, ...]]] = []
         self._isvcs: dict[str, _Isvc] = {}
         for name, script in scripts.items():
             obj = (objects or {}).get(name, {"metadata": {"name": name}, "spec": {"predictor": {"minReplicas": 0}}})
-            state = _Isvc(obj=obj, script=script)
+            state = _Isvc(obj=obj, scripts=(script,) if isinstance(script, ColdStart) else tuple(script))
             warm = (initial_pods or {}).get(name, 0)
             if warm != 0:
-                state.pods = [script.pod(f"{name}-warm", T0 - timedelta(hours=1))]
+                state.pods = [state.scripts[0].pod(f"{name}-warm", T0 - timedelta(hours=1))]
                 state.visible_polls = warm
             self._isvcs[name] = state
 
@@ -158,13 +242,20 @@ class FakeCluster:
     def on_request(self, host: str, client_time: datetime) -> None:
         """Knative creating a pod for the request that just arrived with ``host``."""
         isvc = host.split(".", 1)[0]
+        holders = tuple(name for name, other in self._isvcs.items() if name != isvc and other.pods)
+        if holders:
+            self.contended.append((isvc, holders))
         state = self._isvcs[isvc]
+        script = state.scripts[min(state.requests, len(state.scripts) - 1)]
         state.requests += 1
         base = client_time + timedelta(seconds=self.skew)
-        state.pods = [state.script.pod(f"{isvc}-predictor-{state.requests:05d}", base)]
-        state.events = state.script.events(base)
+        state.pods = [script.pod(f"{isvc}-predictor-{state.requests:05d}", base, self.node_skew)]
+        state.events = script.events(base, self.node_skew)
         state.visible_polls = self.ready_after_polls + 1 + self.busy_polls
         state.unready_polls = self.ready_after_polls
+        joined = at(script.scheduled - 10, base) if script.scale_up else OLD_NODE
+        if script.scale_up or script.node not in self.nodes:
+            self.nodes[script.node] = NodeInfo(script.node, joined, script.instance_type)
 
     # -- Cluster protocol ---------------------------------------------------------------------
     def clock_offset(self) -> float:
@@ -182,20 +273,25 @@ class FakeCluster:
     def list_pods(self, namespace: str, isvc: str) -> list[PodSnapshot]:
         self.calls.append(f"list_pods {isvc}")
         state = self._isvcs[isvc]
+        leftovers = self.leftovers.get(isvc, [])
         if state.visible_polls == 0:
             state.pods = []
         if not state.pods:
-            return []
+            return list(leftovers)
         if state.visible_polls is not None:
             state.visible_polls -= 1
         if state.unready_polls:
             state.unready_polls -= 1
-            return [_without_ready(p) for p in state.pods]
-        return list(state.pods)
+            return [_without_ready(p) for p in state.pods] + leftovers
+        return list(state.pods) + leftovers
 
     def list_pod_events(self, namespace: str, pod: str) -> list[PodEvent]:
         self.calls.append(f"list_events {pod}")
         return [e for state in self._isvcs.values() if any(p.name == pod for p in state.pods) for e in state.events]
+
+    def get_node(self, name: str) -> NodeInfo | None:
+        self.calls.append(f"get_node {name}")
+        return self.nodes.get(name)
 
 
 def _without_ready(pod: PodSnapshot) -> PodSnapshot:
@@ -204,20 +300,30 @@ def _without_ready(pod: PodSnapshot) -> PodSnapshot:
 
 
 class FakeSender:
-    """Stands in for the HTTP request: tells the cluster, then advances the clock by the total."""
+    """Stands in for the HTTP request: tells the cluster, then advances the clock by the total.
 
-    def __init__(self, cluster: FakeCluster, clock: FakeClock, totals: Mapping[str, float]) -> None:
+    ``totals`` gives per InferenceService the client-side total, or a list used one per request
+    (the last repeats) whose items may also be an exception to raise after the pod was created.
+    """
+
+    def __init__(
+        self, cluster: FakeCluster, clock: FakeClock, totals: Mapping[str, float | Sequence[float | Exception]]
+    ) -> None:
         self.cluster = cluster
         self.clock = clock
-        self.totals = totals
+        self.totals = {k: [v] if isinstance(v, (int, float)) else list(v) for k, v in totals.items()}
         self.endpoints: list[Endpoint] = []
 
     def __call__(self, endpoint: Endpoint) -> CompletionResult:
         self.endpoints.append(endpoint)
         self.cluster.on_request(endpoint.host_header, self.clock.wall())
-        total = self.totals[endpoint.host_header.split(".", 1)[0]]
-        self.clock.advance(total)
-        return CompletionResult(status=200, seconds=total)
+        planned = self.totals[endpoint.host_header.split(".", 1)[0]]
+        outcome = planned.pop(0) if len(planned) > 1 else planned[0]
+        if isinstance(outcome, Exception):
+            self.clock.advance(1.0)
+            raise outcome
+        self.clock.advance(outcome)
+        return CompletionResult(status=200, seconds=outcome)
 
 
 # -- loopback HTTP servers ------------------------------------------------------------------------
@@ -230,6 +336,7 @@ class Reply:
     status: int = 200
     body: bytes = b'{"id": "cmpl-1", "choices": [{"text": " a container orchestrator"}]}'
     delay: float = 0.0
+    close: bool = False  # close the connection without answering (a load balancer's idle timeout)
 
 
 @dataclass
@@ -374,6 +481,9 @@ class FakeEndpoint(_LoopbackServer):
                     endpoint.on_request(self.headers.get("Host", ""), datetime.now(UTC))
                 reply = endpoint.replies.pop(0) if len(endpoint.replies) > 1 else endpoint.replies[0]
                 time.sleep(reply.delay)
+                if reply.close:
+                    self.close_connection = True
+                    return
                 try:
                     self.send_response(reply.status)
                     self.send_header("Content-Type", "application/json")

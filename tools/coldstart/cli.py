@@ -17,16 +17,13 @@ from typing import TextIO
 
 from tools.coldstart import chart, report
 from tools.coldstart.clock import Clock, SystemClock
-from tools.coldstart.config import CommandRunner, Overrides, Plan, build_plan, read_stack_outputs, run_command
+from tools.coldstart.config import CommandRunner, Plan, build_plan, read_stack_outputs, run_command
 from tools.coldstart.endpoint import DEFAULT_TOKEN_ENV
 from tools.coldstart.errors import ColdStartError
 from tools.coldstart.kube import Cluster, connect
 from tools.coldstart.runner import Sender, TargetResult, default_sender, run_benchmark
 
 ClusterFactory = Callable[[str | None, str | None], Cluster]
-
-_DEFAULTS = Overrides()
-
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -38,8 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
             "from the pod's conditions and events."
         ),
         epilog=(
-            "Exit codes: 0 measured, 1 measurement failed (cluster/endpoint unreachable, timeout), "
-            "2 usage or configuration error. Run --stack from the Pulumi project directory."
+            "Exit codes: 0 measured, 1 measurement failed or some runs failed (cluster/endpoint unreachable, "
+            "HTTP error, timeout), 2 usage or configuration error. Run --stack from the Pulumi project directory. "
+            "Documentation: docs/coldstart.md."
         ),
     )
     source = parser.add_argument_group("what to measure (flags override the stack outputs)")
@@ -62,7 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
     source.add_argument("--model-name", help="served model name, the 'model' field of the request")
     source.add_argument(
         "--scale-to-zero-seconds", type=int, metavar="S",
-        help="Knative stable window + scale-to-zero grace, for wait hints (default: stack output or 90)",
+        help="Knative stable window + scale-to-zero grace, for wait hints (default: stack output "
+        "scaleToZeroSeconds, else 90)",
     )
 
     access = parser.add_argument_group("TLS and authentication")
@@ -86,28 +85,28 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     request = parser.add_argument_group("request and repetitions")
-    request.add_argument("--prompt", default=_DEFAULTS.prompt, help="completion prompt (default: %(default)r)")
-    request.add_argument("--max-tokens", type=int, default=_DEFAULTS.max_tokens, help="default: %(default)s")
+    request.add_argument("--prompt", default="Kubernetes is", help="completion prompt (default: %(default)r)")
+    request.add_argument("--max-tokens", type=int, default=16, help="default: %(default)s")
+    request.add_argument("--runs", type=int, default=3, help="cold starts per InferenceService (default: %(default)s)")
     request.add_argument(
-        "--runs", type=int, default=_DEFAULTS.runs, help="cold starts per InferenceService (default: %(default)s)"
-    )
-    request.add_argument(
-        "--timeout", type=float, default=_DEFAULTS.request_timeout, metavar="S",
+        "--timeout", type=float, default=1800.0, metavar="S",
         help="give up on a request after S seconds (default: %(default)g)",
     )
     request.add_argument(
         "--zero-timeout", type=float, metavar="S",
-        help="wait at most S seconds for scale to zero; 0 only checks (default: scale-to-zero seconds + 300)",
+        help="wait at most S seconds until every measured InferenceService is at zero; 0 does not wait, so "
+        "it allows a single cold start of a service already at zero (default: scale-to-zero seconds + 300)",
     )
     request.add_argument(
-        "--poll-interval", type=float, default=_DEFAULTS.poll_interval, metavar="S",
+        "--poll-interval", type=float, default=5.0, metavar="S",
         help="seconds between pod checks while waiting for zero (default: %(default)g)",
     )
 
     output = parser.add_argument_group("output")
     output.add_argument("--out", type=Path, default=Path("coldstart.json"), help="JSON report (default: %(default)s)")
     output.add_argument(
-        "--png", default="coldstart.png", help="PNG bar chart of the phases; '' to skip (default: %(default)s)"
+        "--png", default="coldstart.png",
+        help="PNG chart: per group of runs, its median run's phases in time order; '' to skip (default: %(default)s)",
     )
     return parser
 
@@ -137,7 +136,8 @@ def main(
     plan: Plan | None = None
     results: list[TargetResult] = []
     try:
-        plan = _plan(args, run, os.environ if environ is None else environ)
+        outputs = read_stack_outputs(args.stack, run) if args.stack else None
+        plan = build_plan(outputs, args, os.environ if environ is None else environ)
         send = send or default_sender(plan, clock)
         cluster = cluster_factory(args.kubeconfig, args.context)
         results = [TargetResult(target) for target in plan.targets]
@@ -153,37 +153,11 @@ def main(
         run_benchmark(plan, results, cluster, clock, send, log)
     except (ColdStartError, KeyboardInterrupt) as exc:
         print(f"error: {exc}" if isinstance(exc, ColdStartError) else "interrupted", file=err)
-        measured = [r for r in results if r.runs]
-        if plan is not None and measured:
+        if plan is not None and any(r.attempts for r in results):
             log("reporting the runs completed before that:")
-            _report(plan, measured, clock, args, out, log)
+            _report(plan, results, clock, args, out, log)
         return exc.exit_code if isinstance(exc, ColdStartError) else 130
     return _report(plan, results, clock, args, out, log)
-
-
-def _plan(args: argparse.Namespace, run: CommandRunner, environ: Mapping[str, str]) -> Plan:
-    """The stack outputs (with --stack) overridden by the explicit flags."""
-    outputs = read_stack_outputs(args.stack, run) if args.stack else None
-    flags = Overrides(
-        namespace=args.namespace,
-        isvcs=tuple(args.isvc),
-        ingress=args.ingress,
-        scheme=args.scheme,
-        insecure=args.insecure,
-        ca_file=args.ca_file,
-        token_env=args.token_env,
-        token=environ.get(args.token_env or DEFAULT_TOKEN_ENV, ""),
-        host_headers=tuple(args.host_header),
-        model_name=args.model_name,
-        scale_to_zero_seconds=args.scale_to_zero_seconds,
-        prompt=args.prompt,
-        max_tokens=args.max_tokens,
-        runs=args.runs,
-        request_timeout=args.timeout,
-        zero_timeout=args.zero_timeout,
-        poll_interval=args.poll_interval,
-    )
-    return build_plan(outputs, flags, args.stack)
 
 
 def _access_warning(plan: Plan) -> str | None:
@@ -210,20 +184,19 @@ def _report(
     out: TextIO,
     log: Callable[[str], None],
 ) -> int:
-    """Print both tables, then write the JSON and PNG; 1 if a file could not be written."""
-    print(report.comparison_table(plan.model_name, results), file=out)
-    print(file=out)
-    print(report.phase_table(results), file=out)
-    status = 0
+    """Print the tables, then write the JSON and PNG; 1 if a run failed or a file could not be written."""
+    measured_at = clock.wall()
+    print(report.text_report(plan.model_name, results), file=out)
+    status = 1 if any(r.failures() for r in results) else 0
     try:
-        report.write_json(args.out, report.report_json(plan, results, clock.wall()))
+        report.write_json(args.out, report.report_json(plan, results, measured_at))
         log(f"wrote {args.out}")
     except OSError as exc:
         log(f"error: cannot write {args.out}: {exc}")
         status = 1
-    if args.png:
+    if args.png and any(r.runs for r in results):
         try:
-            chart.write_png(Path(args.png), plan.model_name, results)
+            chart.write_png(Path(args.png), plan, results, measured_at)
             log(f"wrote {args.png}")
         except ImportError:
             log("warning: matplotlib is not installed, so no PNG was written (pip install matplotlib)")

@@ -2,16 +2,18 @@
 
 ``--stack NAME`` reads the outputs the program exports (namespace, inferenceService,
 baselineInferenceService, modelHost, baselineModelHost, ingressAddress, modelName,
-scaleToZeroGraceSeconds, endpointScheme, endpointAuth); any explicit flag wins over the stack, so
-the tool also works on a cluster that was not deployed by this project.
+scaleToZeroSeconds, endpointScheme, endpointAuth); any explicit flag wins over the stack, so
+the tool also works on a cluster that was not deployed by this project. The options are defined
+once, in ``cli.build_parser``; ``build_plan`` turns the parsed flags into a validated ``Plan``.
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ DEFAULT_SCALE_TO_ZERO_SECONDS = 90
 #: Extra time allowed for the last pod to terminate after Knative decides to scale to zero.
 ZERO_WAIT_MARGIN_SECONDS = 300
 PULUMI_TIMEOUT_SECONDS = 120
+#: Stack outputs with the scale-to-zero time, the current name first (the old one is still read).
+SCALE_TO_ZERO_OUTPUTS = ("scaleToZeroSeconds", "scaleToZeroGraceSeconds")
 
 #: Runs a command and returns its standard output; injectable so tests need no pulumi CLI.
 CommandRunner = Callable[[Sequence[str]], str]
@@ -61,33 +65,6 @@ class Plan:
     poll_interval: float
 
 
-@dataclass(frozen=True)
-class Overrides:
-    """The explicit command-line values; None (or empty) means "take it from the stack".
-
-    ``token`` is not a flag but the value of the variable ``token_env`` names (None: the default
-    $TOKEN); it is kept out of ``repr`` like the Credentials it becomes.
-    """
-
-    namespace: str | None = None
-    isvcs: tuple[str, ...] = ()
-    ingress: str | None = None
-    scheme: str | None = None
-    insecure: bool = False
-    ca_file: Path | None = None
-    token_env: str | None = None
-    token: str = field(default="", repr=False)
-    host_headers: tuple[str, ...] = ()
-    model_name: str | None = None
-    scale_to_zero_seconds: int | None = None
-    prompt: str = "Kubernetes is"
-    max_tokens: int = 16
-    runs: int = 3
-    request_timeout: float = 1800.0
-    zero_timeout: float | None = None
-    poll_interval: float = 5.0
-
-
 def run_command(argv: Sequence[str]) -> str:
     """Run ``argv`` and return its stdout; any failure becomes a ConfigError quoting stderr."""
     try:
@@ -108,8 +85,12 @@ def run_command(argv: Sequence[str]) -> str:
 
 
 def read_stack_outputs(stack: str, run: CommandRunner = run_command) -> dict[str, Any]:
-    """The stack's outputs, secrets included (run from the Pulumi project directory)."""
-    text = run(["pulumi", "stack", "output", "--json", "--show-secrets", "-s", stack])
+    """The stack's outputs (run from the Pulumi project directory).
+
+    Without ``--show-secrets``: none of the outputs used is secret, so there is no need to decrypt
+    the kubeconfig or to hold the rights to.
+    """
+    text = run(["pulumi", "stack", "output", "--json", "-s", stack])
     try:
         outputs = json.loads(text)
     except ValueError as exc:
@@ -119,8 +100,12 @@ def read_stack_outputs(stack: str, run: CommandRunner = run_command) -> dict[str
     return outputs
 
 
-def build_plan(outputs: Mapping[str, Any] | None, flags: Overrides, stack: str | None = None) -> Plan:
-    """Merge stack ``outputs`` (None without --stack) with ``flags`` and validate the result."""
+def build_plan(
+    outputs: Mapping[str, Any] | None, flags: argparse.Namespace, environ: Mapping[str, str] | None = None
+) -> Plan:
+    """Merge stack ``outputs`` (None without --stack) with the parsed ``flags`` and validate the
+    result; the bearer token is read from ``environ`` (the variable ``--token-env`` names)."""
+    stack = flags.stack
     out = dict(outputs or {})
     missing: list[tuple[str, str]] = []  # (flag, stack output)
 
@@ -139,7 +124,7 @@ def build_plan(outputs: Mapping[str, Any] | None, flags: Overrides, stack: str |
     namespace = pick(flags.namespace, "namespace", "--namespace")
     model_name = pick(flags.model_name, "modelName", "--model-name")
     ingress = pick(flags.ingress, "ingressAddress", "--ingress")
-    isvcs = _isvc_names(flags.isvcs, out, missing)
+    isvcs = _isvc_names(tuple(flags.isvc), out, missing)
     if missing:
         flags_needed = ", ".join(option for option, _ in missing)
         if stack:
@@ -158,7 +143,8 @@ def build_plan(outputs: Mapping[str, Any] | None, flags: Overrides, stack: str |
     scheme, address, port = parse_ingress(ingress, flags.scheme or stack_scheme)
     if flags.scheme and scheme != flags.scheme:
         raise ConfigError(f"--scheme {flags.scheme} contradicts the ingress address {ingress!r}")
-    credentials = _credentials(flags, scheme, out.get("endpointAuth"), stack)
+    token = (environ or {}).get(flags.token_env or DEFAULT_TOKEN_ENV, "")
+    credentials = _credentials(flags.token_env, token, scheme, out.get("endpointAuth"), stack)
 
     known_hosts = {
         out.get("inferenceService"): out.get("modelHost"),
@@ -168,27 +154,24 @@ def build_plan(outputs: Mapping[str, Any] | None, flags: Overrides, stack: str |
         Target(
             isvc=name,
             method=FLUID_METHOD if index == 0 else BASELINE_METHOD,
-            host_header=_host_header(index, name, isvcs, flags.host_headers, known_hosts),
+            host_header=_host_header(index, name, isvcs, tuple(flags.host_header), known_hosts),
         )
         for index, name in enumerate(isvcs)
     )
 
-    grace = flags.scale_to_zero_seconds
-    if grace is None:
-        grace = out.get("scaleToZeroGraceSeconds")
-        if grace is None:
-            grace = DEFAULT_SCALE_TO_ZERO_SECONDS
-    if not isinstance(grace, int) or isinstance(grace, bool) or grace < 0:
-        raise ConfigError(
-            f"scale-to-zero time (--scale-to-zero-seconds or stack output 'scaleToZeroGraceSeconds') "
-            f"must be whole seconds >= 0, got {grace!r}"
-        )
+    grace = _scale_to_zero_seconds(flags.scale_to_zero_seconds, out)
     _check_positive(
-        runs=flags.runs, max_tokens=flags.max_tokens, timeout=flags.request_timeout, poll_interval=flags.poll_interval
+        runs=flags.runs, max_tokens=flags.max_tokens, timeout=flags.timeout, poll_interval=flags.poll_interval
     )
     zero_timeout = flags.zero_timeout if flags.zero_timeout is not None else grace + ZERO_WAIT_MARGIN_SECONDS
     if zero_timeout < 0:
         raise ConfigError(f"--zero-timeout must be 0 or more seconds, got {zero_timeout:g}")
+    if zero_timeout == 0 and flags.runs * len(targets) > 1:
+        raise ConfigError(
+            "--zero-timeout 0 does not wait, so it allows one cold start only: every later one would find "
+            "the pod of the one before still up. Pass --runs 1 and a single --isvc, or let the tool wait "
+            f"(the default waits up to {grace + ZERO_WAIT_MARGIN_SECONDS} s)"
+        )
     return Plan(
         namespace=namespace,
         model_name=model_name,
@@ -203,27 +186,41 @@ def build_plan(outputs: Mapping[str, Any] | None, flags: Overrides, stack: str |
         prompt=flags.prompt,
         max_tokens=flags.max_tokens,
         runs=flags.runs,
-        request_timeout=flags.request_timeout,
+        request_timeout=flags.timeout,
         zero_timeout=zero_timeout,
         poll_interval=flags.poll_interval,
     )
 
 
-def _credentials(flags: Overrides, scheme: str, auth: Any, stack: str | None) -> Credentials:
+def _scale_to_zero_seconds(flag: int | None, out: Mapping[str, Any]) -> int:
+    """``--scale-to-zero-seconds``, else the stack output (new name first), else Knative's default."""
+    if flag is not None:
+        value, source = flag, "--scale-to-zero-seconds"
+    else:
+        name = next((n for n in SCALE_TO_ZERO_OUTPUTS if out.get(n) is not None), None)
+        if name is None:
+            return DEFAULT_SCALE_TO_ZERO_SECONDS
+        value, source = out[name], f"stack output {name!r}"
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ConfigError(f"the scale-to-zero time ({source}) must be whole seconds >= 0, got {value!r}")
+    return value
+
+
+def _credentials(token_env: str | None, token: str, scheme: str, auth: Any, stack: str | None) -> Credentials:
     """The bearer token to send, from the variable ``--token-env`` names (default $TOKEN).
 
     A stack with JWT auth cannot be measured without one, so that fails before any waiting.
     Otherwise the token goes out over https, and over plain http only when the stack asks for it
     or --token-env was given, so that a $TOKEN meant for something else is not sent in clear text.
     """
-    env = flags.token_env or DEFAULT_TOKEN_ENV
-    token = flags.token.strip()
+    env = token_env or DEFAULT_TOKEN_ENV
+    token = token.strip()
     if auth == "jwt" and not token:
         raise ConfigError(
             f"stack {stack!r} serves the model with JWT auth (endpointAuth 'jwt') but ${env} is empty: "
             f"export {env}=<JWT from the endpoint's issuer>, or name another variable with --token-env"
         )
-    if not (auth == "jwt" or scheme == "https" or flags.token_env):
+    if not (auth == "jwt" or scheme == "https" or token_env):
         return Credentials(env)
     if any(char.isspace() or not char.isprintable() for char in token):
         # http.client would refuse the header with the token in its message; say it without the value

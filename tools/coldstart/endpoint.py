@@ -27,6 +27,8 @@ COMPLETIONS_PATH = "/openai/v1/completions"
 DEFAULT_PORTS = {"http": 80, "https": 443}
 DEFAULT_TOKEN_ENV = "TOKEN"
 _EXCERPT_CHARS = 300
+#: A connection closed after this long under a waiting request points at an idle timeout.
+IDLE_TIMEOUT_HINT_SECONDS = 30.0
 _REDACTED = "<token>"
 
 
@@ -166,7 +168,8 @@ def post_completion(
     except TimeoutError as exc:
         raise EndpointError(
             f"no response from {where} within {timeout:g} s; the model may still be loading or "
-            "stuck (check the predictor pods), or raise --timeout"
+            "stuck (check the predictor pods), or raise --timeout",
+            transient=True,
         ) from exc
     except ssl.SSLCertVerificationError as exc:
         raise EndpointError(
@@ -179,6 +182,13 @@ def post_completion(
         raise EndpointError(
             f"TLS handshake for {where} failed: {exc}. Check that the gateway serves HTTPS on port "
             f"{endpoint.port} for that host name (--scheme http for a plain-http gateway)"
+        ) from exc
+    except (ConnectionResetError, BrokenPipeError) as exc:  # http.client.RemoteDisconnected is one
+        elapsed = monotonic() - started
+        raise EndpointError(
+            f"{where} closed the connection after {elapsed:.0f} s without a complete response ({exc}). "
+            f"{_closed_hint(elapsed)}",
+            transient=True,
         ) from exc
     except (OSError, http.client.HTTPException) as exc:
         raise EndpointError(
@@ -194,7 +204,8 @@ def post_completion(
             excerpt = excerpt.replace(credentials.token, _REDACTED)  # a server may echo what it rejected
         raise EndpointError(
             f"{where} answered HTTP {response.status} {response.reason}"
-            f"{_status_hint(response.status, endpoint, credentials)}: {excerpt}"
+            f"{_status_hint(response.status, endpoint, credentials)}: {excerpt}",
+            transient=response.status >= 500,
         )
     return CompletionResult(status=response.status, seconds=seconds)
 
@@ -216,6 +227,17 @@ def _status_hint(status: int, endpoint: Endpoint, credentials: Credentials) -> s
     if status == 404:
         return " (a 404 usually means the Host header does not match the InferenceService URL: kubectl get isvc)"
     return ""
+
+
+def _closed_hint(elapsed: float) -> str:
+    """Why a connection is closed under a waiting request: after long, an idle timeout in between."""
+    if elapsed >= IDLE_TIMEOUT_HINT_SECONDS:
+        return (
+            "A load balancer in front of the gateway may close a request that waits longer than its idle "
+            "timeout, which a cold start easily does (an AWS Classic ELB: 60 s by default): raise that "
+            "timeout or use an NLB"
+        )
+    return "The gateway or the model server dropped it: check the gateway's and the predictor pod's logs"
 
 
 def _bracketed(address: str) -> str:

@@ -42,4 +42,13 @@ class ClusterUnreachable(MeasurementError):
 
 
 class EndpointError(MeasurementError):
-    """The inference endpoint could not be reached, timed out or answered with a non-2xx status."""
+    """The inference endpoint could not be reached, timed out or answered with a non-2xx status.
+
+    ``transient`` says the next cold start may well succeed (HTTP 5xx, connection closed, timeout),
+    so the benchmark records the failed run and goes on; otherwise (HTTP 4xx, TLS, connection
+    refused) every run would fail the same way, so it stops.
+    """
+
+    def __init__(self, message: str, transient: bool = False) -> None:
+        super().__init__(message)
+        self.transient = transient

@@ -10,7 +10,7 @@ refused" alone does not tell the user which cluster we tried). The client is imp
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
@@ -22,13 +22,15 @@ from tools.coldstart.errors import (
     InferenceServiceNotFound,
     MeasurementError,
 )
-from tools.coldstart.pods import COMPONENT_LABEL, ISVC_LABEL, ContainerInfo, PodEvent, PodSnapshot
+from tools.coldstart.pods import COMPONENT_LABEL, ISVC_LABEL, ContainerInfo, NodeInfo, PodEvent, PodSnapshot
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient, CoreV1Event, V1Pod
 
 #: Bound on every API call, so an unresponsive API server fails the run instead of hanging it.
 REQUEST_TIMEOUT_SECONDS = 30.0
+#: The well-known node label with the cloud instance type (g5.8xlarge, ecs.gn7i-c8g1.2xlarge, ...).
+INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 
 
 class Cluster(Protocol):
@@ -48,6 +50,10 @@ class Cluster(Protocol):
 
     def list_pod_events(self, namespace: str, pod: str) -> list[PodEvent]:
         """The events recorded about pod ``pod``."""
+        ...
+
+    def get_node(self, name: str) -> NodeInfo | None:
+        """The node ``name``, or None when it is gone or may not be read (nodes are cluster-scoped)."""
         ...
 
 
@@ -86,12 +92,12 @@ class KubernetesCluster:
         from kubernetes.client.exceptions import ApiException
 
         try:
-            with self._translate(f"reading InferenceService {namespace}/{name}", not_found_ok=True):
+            with self._translate(f"reading InferenceService {namespace}/{name}", passthrough=(404,)):
                 obj: Mapping[str, Any] = self._custom.get_namespaced_custom_object(
                     "serving.kserve.io", "v1beta1", namespace, "inferenceservices", name,
                     _request_timeout=REQUEST_TIMEOUT_SECONDS,
                 )
-        except ApiException as exc:  # only 404 gets here, see not_found_ok
+        except ApiException as exc:  # only 404 gets here, see passthrough
             if _not_found_name(exc) == name:
                 raise InferenceServiceNotFound(name, namespace) from exc
             raise ConfigError(
@@ -116,9 +122,21 @@ class KubernetesCluster:
             )
         return [e for e in (pod_event(item) for item in events.items) if e is not None]
 
+    def get_node(self, name: str) -> NodeInfo | None:
+        from kubernetes.client.exceptions import ApiException
+
+        try:
+            with self._translate(f"reading node {name}", passthrough=(401, 403, 404)):
+                node = self._core.read_node(name, _request_timeout=REQUEST_TIMEOUT_SECONDS)
+        except ApiException:  # gone since, or no RBAC to read nodes (cluster-scoped): do without
+            return None
+        labels = node.metadata.labels or {}
+        return NodeInfo(name, node.metadata.creation_timestamp, labels.get(INSTANCE_TYPE_LABEL, ""))
+
     @contextmanager
-    def _translate(self, action: str, not_found_ok: bool = False) -> Iterator[None]:
-        """Turn client exceptions into messages that name the API server, kubeconfig and context."""
+    def _translate(self, action: str, passthrough: Collection[int] = ()) -> Iterator[None]:
+        """Turn client exceptions into messages that name the API server, kubeconfig and context;
+        API errors with a ``passthrough`` status are re-raised for the caller to handle."""
         from kubernetes.client.exceptions import ApiException
         from urllib3.exceptions import HTTPError
 
@@ -126,7 +144,7 @@ class KubernetesCluster:
         try:
             yield
         except ApiException as exc:
-            if exc.status == 404 and not_found_ok:
+            if exc.status in passthrough:
                 raise
             if exc.status == 0:  # the client's wrapping of TLS failures
                 raise ClusterUnreachable(
@@ -185,28 +203,40 @@ def pod_snapshot(pod: V1Pod) -> PodSnapshot:
         for c in (status.conditions or [])
         if c.status == "True" and c.last_transition_time is not None
     }
-    statuses = {s.name: s for s in (status.container_statuses or [])}
-    containers = []
-    for container in spec.containers:
-        state = statuses.get(container.name)
-        running = state.state.running if state and state.state else None
-        containers.append(
-            ContainerInfo(
-                name=container.name,
-                started_at=running.started_at if running else None,
-                restart_count=state.restart_count if state else 0,
-            )
-        )
     return PodSnapshot(
         name=meta.name,
         created=meta.creation_timestamp,
         conditions=conditions,
-        init_containers=tuple(c.name for c in (spec.init_containers or [])),
-        containers=tuple(containers),
+        init_containers=_containers(spec.init_containers, status.init_container_statuses),
+        containers=_containers(spec.containers, status.container_statuses),
         component=(meta.labels or {}).get(COMPONENT_LABEL),
         node_name=spec.node_name,
         deleting=meta.deletion_timestamp is not None,
+        phase=status.phase or "",
+        reason=status.reason or "",
     )
+
+
+def _containers(specs: list[Any] | None, statuses: list[Any] | None) -> tuple[ContainerInfo, ...]:
+    """The containers in spec order, with the times of their current and previous run."""
+    by_name = {s.name: s for s in (statuses or [])}
+    found = []
+    for container in specs or []:
+        status = by_name.get(container.name)
+        state = status.state if status else None
+        current = state and (state.running or state.terminated)
+        previous = status.last_state.terminated if status and status.last_state else None
+        found.append(
+            ContainerInfo(
+                name=container.name,
+                started_at=current.started_at if current else None,
+                restart_count=status.restart_count if status else 0,
+                finished_at=state.terminated.finished_at if state and state.terminated else None,
+                previous_started_at=previous.started_at if previous else None,
+                image=container.image or "",
+            )
+        )
+    return tuple(found)
 
 
 def pod_event(event: CoreV1Event) -> PodEvent | None:
@@ -220,6 +250,8 @@ def pod_event(event: CoreV1Event) -> PodEvent | None:
         message=event.message or "",
         time=when,
         field_path=(involved.field_path if involved else None) or "",
+        source=(event.source.component if event.source else None) or event.reporting_component or "",
+        stored=event.metadata.creation_timestamp if event.metadata else None,
     )
 
 

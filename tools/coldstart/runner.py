@@ -1,20 +1,23 @@
 """The measurement loop: wait for scale to zero, send the first request, read back the pod.
 
-Runs alternate between the InferenceServices (Fluid, baseline, Fluid, ...) so that each one idles
-towards zero while the other is being measured, and so slow drifts in the cluster (a node being
-reclaimed, the cache being evicted) affect both methods alike.
+Runs alternate between the InferenceServices (Fluid, baseline, Fluid, ...) so that slow drifts in
+the cluster (a node being reclaimed, the cache being evicted) affect both methods alike. Before
+every request the loop waits until *every* measured InferenceService is at zero: with one GPU
+node, a cold start that began while the other service's pod still held the GPU would include
+that pod's scale-down (minutes) and be reported as node provisioning.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from tools.coldstart.clock import Clock
 from tools.coldstart.config import Plan, Target
 from tools.coldstart.endpoint import CompletionResult, Endpoint, post_completion, tls_context
-from tools.coldstart.errors import ConfigError, MeasurementError
+from tools.coldstart.errors import ConfigError, EndpointError, MeasurementError
 from tools.coldstart.kube import Cluster
 from tools.coldstart.phases import Breakdown, compute_breakdown, ready_time, select_pod
 from tools.coldstart.pods import ISVC_LABEL, PodSnapshot
@@ -27,12 +30,35 @@ Sender = Callable[[Endpoint], CompletionResult]
 Log = Callable[[str], None]
 
 
+@dataclass(frozen=True)
+class FailedRun:
+    """A cold start that gave no measurement (the request failed, or it was not a cold start),
+    kept so the report and the JSON say so instead of silently having fewer runs."""
+
+    request_started: datetime
+    seconds: float | None
+    error: str
+    pod: str | None = None
+
+
 @dataclass
 class TargetResult:
-    """The cold starts measured for one InferenceService, in run order."""
+    """Every attempt at a cold start of one InferenceService, in run order."""
 
     target: Target
-    runs: list[Breakdown] = field(default_factory=list)
+    attempts: list[Breakdown | FailedRun] = field(default_factory=list)
+
+    @property
+    def runs(self) -> list[Breakdown]:
+        """The measured cold starts."""
+        return [a for a in self.attempts if isinstance(a, Breakdown)]
+
+    def numbered_runs(self) -> list[tuple[int, Breakdown]]:
+        """The measured cold starts with their run numbers (1-based, failures counted)."""
+        return [(n, a) for n, a in enumerate(self.attempts, start=1) if isinstance(a, Breakdown)]
+
+    def failures(self) -> list[tuple[int, FailedRun]]:
+        return [(n, a) for n, a in enumerate(self.attempts, start=1) if isinstance(a, FailedRun)]
 
 
 def default_sender(plan: Plan, clock: Clock) -> Sender:
@@ -68,10 +94,13 @@ def scale_to_zero_problem(isvc: Mapping[str, Any]) -> str | None:
 def run_benchmark(
     plan: Plan, results: list[TargetResult], cluster: Cluster, clock: Clock, send: Sender, log: Log
 ) -> None:
-    """Measure ``plan.runs`` cold starts of every target into ``results`` (one per target).
+    """Attempt ``plan.runs`` cold starts of every target into ``results`` (one per target).
 
-    Fails fast on configuration problems before the first (slow) run. Results are filled in
-    place so that, when a later run fails, the caller still has the runs already measured.
+    Fails fast on configuration problems before the first (slow) run. A request that fails in a
+    way the next cold start may not (HTTP 5xx, connection closed, timeout) is recorded as a
+    failed run and the loop goes on; one that would fail the same way every time (HTTP 4xx, TLS
+    verification, connection refused) ends it. Results are filled in place so that the caller
+    still has the runs measured before an error.
     """
     cluster.clock_offset()  # the cheapest call that proves the API server is reachable
     for target in plan.targets:
@@ -81,56 +110,88 @@ def run_benchmark(
 
     for run in range(1, plan.runs + 1):
         for result in results:
-            target = result.target
-            log(f"run {run}/{plan.runs} - {target.method} ({target.isvc}):")
-            breakdown = measure_once(plan, target, cluster, clock, send, log)
-            skipped = ", ".join(p.detail for p in breakdown.skipped) or "no phase skipped"
-            log(f"  cold start {breakdown.total_seconds:.1f} s on pod {breakdown.pod} ({skipped})")
-            result.runs.append(breakdown)
+            log(f"run {run}/{plan.runs} - {result.target.method} ({result.target.isvc}):")
+            measure_once(plan, result, cluster, clock, send, log)
 
 
-def measure_once(plan: Plan, target: Target, cluster: Cluster, clock: Clock, send: Sender, log: Log) -> Breakdown:
-    """One cold start of ``target``: wait for zero pods, time the first request, split the time."""
-    waited = wait_for_zero(plan, target, cluster, clock, log)
-    if waited:
+def measure_once(plan: Plan, result: TargetResult, cluster: Cluster, clock: Clock, send: Sender, log: Log) -> None:
+    """One cold start of ``result.target``, appended to ``result.attempts`` (a failure too):
+    wait until nothing runs, time the first request, read back the pod and split the time."""
+    target = result.target
+    waited = wait_for_zero(plan, cluster, clock, log)
+    if waited is not None:
         log(f"  scaled to zero after {waited:.0f} s")
     offset = cluster.clock_offset()
     started = clock.wall()
+    begun = clock.monotonic()
     endpoint = Endpoint(plan.ingress_address, plan.ingress_port, target.host_header, plan.scheme)
     log(f"  POST {endpoint.description}")
-    result = send(endpoint)
-    pod = _serving_pod(plan, target, cluster, clock)
+    try:
+        response = send(endpoint)
+        pod = _serving_pod(plan, target, cluster, clock)
+    except MeasurementError as exc:
+        result.attempts.append(FailedRun(started, clock.monotonic() - begun, str(exc)))
+        if not (isinstance(exc, EndpointError) and exc.transient):
+            raise
+        log(f"  run failed, going on with the next cold start: {exc}")
+        return
     events = cluster.list_pod_events(plan.namespace, pod.name)
-    return compute_breakdown(pod, events, started, result.seconds, offset)
+    node = cluster.get_node(pod.node_name) if pod.node_name else None
+    breakdown = compute_breakdown(
+        pod, events, started, response.seconds, offset, node=node, earlier_nodes=[r.node_name for r in result.runs]
+    )
+    not_cold = breakdown.not_cold()
+    if not_cold:
+        result.attempts.append(FailedRun(started, response.seconds, not_cold, pod.name))
+        log(f"  {not_cold}; not counted")
+        return
+    result.attempts.append(breakdown)
+    log(
+        f"  cold start {breakdown.total_seconds:.1f} s on pod {breakdown.pod}, node {breakdown.node_name or '?'} "
+        f"({breakdown.conditions.label})"
+    )
 
 
-def wait_for_zero(plan: Plan, target: Target, cluster: Cluster, clock: Clock, log: Log) -> float:
-    """Block until no pod of ``target`` exists; return how long that took.
+def wait_for_zero(plan: Plan, cluster: Cluster, clock: Clock, log: Log) -> float | None:
+    """Block until no pod of any target runs; return how long that took, None if it did at once.
 
+    Evicted or completed pods are ignored (they hold no GPU and Knative does not remove them).
     Raises MeasurementError after ``plan.zero_timeout`` seconds (immediately with a zero timeout),
     telling the user how long Knative normally takes, so they can come back later.
     """
     start = clock.monotonic()
     deadline = start + plan.zero_timeout
+    ignored: set[str] = set()
     announced = False
     while True:
-        pods = cluster.list_pods(plan.namespace, target.isvc)
+        up: dict[str, list[PodSnapshot]] = {}
+        for target in plan.targets:
+            pods = cluster.list_pods(plan.namespace, target.isvc)
+            for pod in pods:
+                if pod.finished and pod.name not in ignored:
+                    ignored.add(pod.name)
+                    why = f"{pod.phase}: {pod.reason}" if pod.reason else pod.phase
+                    log(f"  ignoring pod {pod.name} ({why}): it will not run again and holds no GPU")
+            if live := [p for p in pods if not p.finished]:
+                up[target.isvc] = live
         now = clock.monotonic()
-        if not pods:
-            return now - start
+        if not up:
+            return now - start if announced else None
+        described = "; ".join(
+            f"{isvc} still has {len(pods)} pod(s) ({', '.join(sorted(p.name for p in pods))})"
+            for isvc, pods in up.items()
+        )
         if now >= deadline:
-            names = ", ".join(sorted(p.name for p in pods))
             raise MeasurementError(
-                f"{target.isvc} still has {len(pods)} pod(s) ({names}) after waiting {now - start:.0f} s. "
-                f"Knative scales an idle InferenceService to zero about {plan.scale_to_zero_seconds} s "
-                "after its last request: stop any other traffic to it and retry "
+                f"{described} after waiting {now - start:.0f} s. Knative scales an idle InferenceService to zero "
+                f"about {plan.scale_to_zero_seconds} s after its last request, and every cold start waits until "
+                "all measured InferenceServices are at zero: stop any other traffic to them and retry "
                 "(--zero-timeout sets how long to wait)"
             )
         if not announced:
             log(
-                f"  waiting for {target.isvc} to scale to zero: {len(pods)} pod(s) up; Knative removes "
-                f"them about {plan.scale_to_zero_seconds} s after the last request "
-                f"(giving up after {plan.zero_timeout:.0f} s)"
+                f"  waiting for scale to zero: {described}. Knative removes idle pods about "
+                f"{plan.scale_to_zero_seconds} s after the last request (giving up after {plan.zero_timeout:.0f} s)"
             )
             announced = True
         clock.sleep(min(plan.poll_interval, deadline - now))
