@@ -1,0 +1,5 @@
+import sys
+
+from tools.promote.cli import main
+
+sys.exit(main())
