@@ -30,7 +30,7 @@ STACK = {
     "baselineModelHost": "llama-baseline.models.example.com",
     "ingressAddress": "gateway.recorded-fake-run.invalid",
     "modelName": "llama-31-8b",
-    "scaleToZeroSeconds": 180,
+    "scaleToZeroSeconds": 90,
 }
 COMMAND = ["--stack", "aws-dev", "--runs", "3"]
 
@@ -66,7 +66,7 @@ def replay() -> tuple[int, str, dict[str, Any], bytes]:
     clock = FakeClock()
     cluster = FakeCluster(
         {"llama": [FLUID_NEW_NODE, *FLUID_WARM], "llama-baseline": [BASELINE_FIRST, *BASELINE_CACHED]},
-        skew=0.4, node_skew=-3.0, busy_polls=36,  # 36 polls of 5 s: at zero 180 s after the last request
+        skew=0.4, node_skew=-3.0, busy_polls=18,  # 18 polls of 5 s: at zero 90 s after the last request (the defaults)
     )
     send = FakeSender(cluster, clock, TOTALS)
     console = io.StringIO()

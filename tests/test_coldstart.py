@@ -1591,3 +1591,8 @@ def test_docs_show_what_the_tool_prints_for_the_recorded_fake_run() -> None:
     assert shown == blocks, "docs/coldstart.md is stale: run .venv/bin/python -m tests.coldstart_sample docs"
     assert png[:8] == (docs / "coldstart-sample.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "Like with like (same node and image state):" in blocks["sample-output"]
+    readme = (docs.parent / "README.md").read_text(encoding="utf-8")
+    start = readme.index("```text\n", readme.index("<!-- readme-sample:")) + len("```text\n")
+    excerpt = readme[start:readme.index("```", start)].splitlines()
+    printed = blocks["sample-output"].splitlines()
+    assert excerpt and all(line in printed for line in excerpt), "README's sample is stale: copy it from docs/coldstart.md"

@@ -107,3 +107,10 @@ def test_the_readme_states_the_pinned_versions():
     for key, chart in versions.CHARTS.items():
         assert f"| {chart.version}" in README or f"{chart.version}," in README, f"README misses {key} {chart.version}"
     assert versions.SERVING_IMAGE in README and versions.KNATIVE_SERVING in README
+
+
+def test_the_readme_lists_every_guardrail_with_what_it_enforces():
+    from policy import rules
+
+    for guardrail in (*rules.GUARDRAILS, *rules.STACK_GUARDRAILS):
+        assert f"| `{guardrail.name}` | {guardrail.description} |" in README, guardrail.name
