@@ -26,6 +26,7 @@ class Cloud:
     provider_namespace: str | None = None  # the provider's config namespace, checked for misspelt keys
     gpu_families: tuple[str, ...] = ()  # instance-type globs of GPU pools
     instances: dict[str, InstanceFacts] = field(default_factory=dict)  # sizes of the types the stacks allow
+    deployer_instance_type: str | None = None  # the in-VPC deployer's machine (cluster.deployer), priced in costs.py
 
     def build(self, settings: Settings) -> Foundation:
         module, function = self.builder.split(":")

@@ -20,7 +20,6 @@ import math
 from dataclasses import dataclass
 
 HOURS_PER_MONTH = 730
-DEPLOYER_TYPES = {"aws": "t3.medium", "alicloud": "ecs.g7.large"}  # components/<cloud>/deployer.py
 PRICES: dict[str, dict[str, float]] = {
     "aws": {
         "control-plane": 0.10, "control-plane-extended": 0.60, "nat-gateway": 0.045, "load-balancer": 0.025,
@@ -90,7 +89,9 @@ def estimate(s) -> Estimate | None:
     if s.gpu_pool.min_size:
         idle[f"GPU pool minimum ({s.gpu_pool.min_size} x {s.gpu_pool.instance_type})"] = s.gpu_pool.min_size * node(s.gpu_pool)
     if s.cluster.deployer:
-        idle["in-VPC deployer"] = prices[DEPLOYER_TYPES[s.cloud]]
+        from components.clouds import CLOUDS
+
+        idle["in-VPC deployer"] = prices[CLOUDS[s.cloud].deployer_instance_type]
     gpu_node = node(s.gpu_pool)
     idle = {k: round(v, 3) for k, v in idle.items()}
     return Estimate(idle=idle, per_replica=round(gpu_node, 3),

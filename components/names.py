@@ -34,6 +34,11 @@ def name_problems(model: str) -> list[str]:
     return []
 
 
+def ingest_job(model: str, version: str) -> str:
+    """The Job that ingests one version of a Hugging Face model."""
+    return f"{model}-ingest-{version[:VERSION_CHARS]}"
+
+
 @dataclass(frozen=True)
 class ModelNames:
     """The names of one model's objects in its namespace, and the hosts it answers on."""
@@ -66,9 +71,6 @@ class ModelNames:
 
     def dataload(self, version: str) -> str:
         return f"{self.model}{DATALOAD_INFIX}{version[:VERSION_CHARS]}"
-
-    def ingest_job(self, version: str) -> str:
-        return f"{self.model}-ingest-{version[:VERSION_CHARS]}"
 
     def host(self, service: str) -> str:
         """KServe's top-level host (Knative's domain template `{{.Name}}.{{.Namespace}}.{{.Domain}}`)."""

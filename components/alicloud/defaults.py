@@ -107,5 +107,8 @@ def validate(s: Settings, raw: Raw) -> list[str]:
     return problems + aws_only(s)
 
 
+DEPLOYER_INSTANCE_TYPE = "ecs.g7.large"  # the in-VPC deployer (alicloud/deployer.py); priced in components/costs.py
+
 CLOUD = Cloud(name="alicloud", builder="components.alicloud.foundation:build", defaults=DEFAULTS, validate=validate,
-              provider_namespace="alicloud", gpu_families=GPU_FAMILIES, instances=INSTANCES)
+              provider_namespace="alicloud", gpu_families=GPU_FAMILIES, instances=INSTANCES,
+              deployer_instance_type=DEPLOYER_INSTANCE_TYPE)

@@ -8,6 +8,7 @@ import pulumi
 import pulumi_alicloud as alicloud
 
 from components import versions
+from components.alicloud.defaults import DEPLOYER_INSTANCE_TYPE
 
 # Alibaba Cloud Linux 3 ships the Cloud Assistant agent that Session Manager connects through.
 IMAGE_NAME = r"^aliyun_3_x64_20G_alibase_"
@@ -24,7 +25,7 @@ curl -fsSL https://aliyuncli.alicdn.com/install.sh | bash
 class DeployerArgs:
     vpc_id: pulumi.Input[str]
     vswitch_id: pulumi.Input[str]  # a node vSwitch: private, with the cluster's NAT for egress
-    instance_type: str = "ecs.g7.large"
+    instance_type: str = DEPLOYER_INSTANCE_TYPE
     # the user data installs from the Internet at first boot: wait for the cluster, which brings the NAT gateway
     depends_on: list[pulumi.Resource] = field(default_factory=list)
 

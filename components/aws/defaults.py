@@ -153,5 +153,8 @@ def alicloud_only(s: Settings) -> list[str]:
     return problems
 
 
+DEPLOYER_INSTANCE_TYPE = "t3.medium"  # the in-VPC deployer (aws/deployer.py); priced in components/costs.py
+
 CLOUD = Cloud(name="aws", builder="components.aws.foundation:build", defaults=DEFAULTS, validate=validate,
-              provider_namespace="aws", gpu_families=GPU_FAMILIES, instances=INSTANCES)
+              provider_namespace="aws", gpu_families=GPU_FAMILIES, instances=INSTANCES,
+              deployer_instance_type=DEPLOYER_INSTANCE_TYPE)

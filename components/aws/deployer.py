@@ -8,6 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import versions
+from components.aws.defaults import DEPLOYER_INSTANCE_TYPE
 
 # Amazon Linux 2023 (ships the AWS CLI v2 and the SSM agent); the parameter always names the newest AMI.
 AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"
@@ -24,7 +25,7 @@ class DeployerArgs:
     vpc_id: pulumi.Input[str]
     subnet_id: pulumi.Input[str]  # a private subnet
     cluster_security_group_id: pulumi.Input[str]
-    instance_type: str = "t3.medium"
+    instance_type: str = DEPLOYER_INSTANCE_TYPE
 
 
 class Deployer(pulumi.ComponentResource):

@@ -19,6 +19,7 @@ from typing import Any
 import pulumi
 import pulumi_kubernetes as k8s
 
+from components import names
 from components.foundation import ModelStore
 from components.model.hf_revision import HfRevision
 from components.model.upload_provider import ModelUpload, VersionManifest
@@ -118,7 +119,7 @@ class ModelArtifact(pulumi.ComponentResource):
         minutes = ingest_minutes(m.size_gi)
         return k8s.batch.v1.Job(
             f"{name}-ingest",
-            metadata={"name": self.version.apply(lambda v: f"{m.name}-ingest-{v[:10]}"), "namespace": args.namespace,
+            metadata={"name": self.version.apply(lambda v: names.ingest_job(m.name, v)), "namespace": args.namespace,
                       "labels": {"app.kubernetes.io/name": "model-ingest", "app.kubernetes.io/instance": m.name}},
             spec={
                 "backoffLimit": 2,
