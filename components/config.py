@@ -365,6 +365,11 @@ class PlatformSettings(Section):
     asm_cluster_spec: Literal["enterprise", "ultimate"] = _doc("ASM instance spec (data-plane KubeAPI access to Istio resources needs enterprise).", "enterprise")
     hf_endpoint: HttpsUrl | None = _doc("Hugging Face mirror for the ingest Job (HF_ENDPOINT), e.g. https://hf-mirror.com.", None)
 
+    @property
+    def scale_to_zero_seconds(self) -> int:
+        """How long after the last request an idle service is at zero: Knative's stable window, then the grace."""
+        return self.stable_window_seconds + self.scale_to_zero_grace_seconds
+
 
 class EndpointSettings(Section):
     """Who may call the model, and over what."""
