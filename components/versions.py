@@ -57,6 +57,10 @@ KUBECTL_IMAGE = "registry.k8s.io/kubectl:v1.34.0"
 
 # The Pulumi CLI the in-VPC deployer and CI install (the README's prerequisite is 3.200 or newer).
 PULUMI_CLI = "3.259.0"
+# How a deployer's first boot installs that CLI (components/<cloud>/deployer.py user data).
+PULUMI_INSTALL = f"""curl -fsSL https://get.pulumi.com | sh -s -- --version {PULUMI_CLI}
+ln -sf /root/.pulumi/bin/pulumi /usr/local/bin/pulumi
+"""
 
 # Registries the pinned charts and images pull from; `images.registries` maps any of them to a mirror.
 SOURCE_REGISTRIES = ("docker.io", "quay.io", "gcr.io", "ghcr.io", "registry.k8s.io", "nvcr.io", "public.ecr.aws",

@@ -15,9 +15,7 @@ IMAGE_NAME = r"^aliyun_3_x64_20G_alibase_"
 USER_DATA = f"""#!/bin/bash
 set -euo pipefail
 dnf install -y git python3.11 python3.11-pip jq
-curl -fsSL https://get.pulumi.com | sh -s -- --version {versions.PULUMI_CLI}
-ln -sf /root/.pulumi/bin/pulumi /usr/local/bin/pulumi
-curl -fsSL https://aliyuncli.alicdn.com/install.sh | bash
+{versions.PULUMI_INSTALL}curl -fsSL https://aliyuncli.alicdn.com/install.sh | bash
 """
 
 

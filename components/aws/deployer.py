@@ -15,9 +15,7 @@ AMI_PARAMETER = "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-
 USER_DATA = f"""#!/bin/bash
 set -euo pipefail
 dnf install -y git python3.11 python3.11-pip
-curl -fsSL https://get.pulumi.com | sh -s -- --version {versions.PULUMI_CLI}
-ln -sf /root/.pulumi/bin/pulumi /usr/local/bin/pulumi
-"""
+{versions.PULUMI_INSTALL}"""
 
 
 @dataclass
